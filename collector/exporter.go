@@ -1,0 +1,64 @@
+package collector
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// Namespace prefixes the exporter's own metrics.
+const Namespace = "tcp_verdict_exporter"
+
+// Exporter holds the metrics about the exporter itself, served on /metrics.
+type Exporter struct {
+	probes *prometheus.CounterVec
+
+	mu          sync.Mutex
+	seenModules map[string]bool
+}
+
+// NewExporter registers the exporter's own metrics, build info, and the Go
+// and process collectors on reg.
+func NewExporter(reg prometheus.Registerer, store *config.Store) *Exporter {
+	e := &Exporter{
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "probes_total",
+			Help: "Probes run, by module and verdict class.",
+		}, []string{"module", "class"}),
+		seenModules: map[string]bool{},
+	}
+	reg.MustRegister(
+		e.probes,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "config_last_reload_successful",
+			Help: "Whether the last configuration reload attempt was successful.",
+		}, func() float64 { return boolValue(store.LastReloadSuccessful()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "config_last_reload_success_timestamp_seconds",
+			Help: "Timestamp of the last successful configuration reload.",
+		}, func() float64 { return float64(store.LastSuccessUnix()) }),
+		versioncollector.NewCollector(Namespace),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return e
+}
+
+// CountProbe counts a finished probe. The first probe of a module creates
+// its series for every class, so rate() works from the first change.
+func (e *Exporter) CountProbe(module string, class verdict.Class) {
+	e.mu.Lock()
+	if !e.seenModules[module] {
+		e.seenModules[module] = true
+		for _, c := range verdict.Classes {
+			e.probes.WithLabelValues(module, string(c.Class))
+		}
+	}
+	e.mu.Unlock()
+	e.probes.WithLabelValues(module, string(class)).Inc()
+}

@@ -1,0 +1,268 @@
+// Package config loads and validates the exporter's module file. It accepts
+// blackbox_exporter's tcp module keys unchanged so existing files load as
+// they are, and knows nothing of how probes run or are exported.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	promconfig "github.com/prometheus/common/config"
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultModuleName is the module used when a probe names none.
+const DefaultModuleName = "tcp"
+
+// DefaultHold is how long a connected session is watched for the peer
+// closing it, when a module does not say.
+const DefaultHold = 500 * time.Millisecond
+
+// Config is a parsed, validated module file.
+type Config struct {
+	Modules map[string]Module `yaml:"modules"`
+
+	// Warnings are problems that do not stop the file from loading, such as
+	// modules for probers this exporter does not implement.
+	Warnings []string `yaml:"-"`
+}
+
+// Module is one named probe configuration.
+type Module struct {
+	Prober  string        `yaml:"prober"`
+	Timeout time.Duration `yaml:"timeout"`
+	TCP     TCPProbe      `yaml:"tcp"`
+
+	// Other probers' sections are accepted, so that a blackbox_exporter file
+	// loads, but never read.
+	HTTP any `yaml:"http"`
+	ICMP any `yaml:"icmp"`
+	DNS  any `yaml:"dns"`
+	GRPC any `yaml:"grpc"`
+}
+
+// TCPProbe carries blackbox_exporter's tcp keys plus our own hold.
+type TCPProbe struct {
+	IPProtocol         string               `yaml:"preferred_ip_protocol"`
+	IPProtocolFallback bool                 `yaml:"ip_protocol_fallback"`
+	SourceIPAddress    string               `yaml:"source_ip_address"`
+	QueryResponse      []QueryResponse      `yaml:"query_response"`
+	TLS                bool                 `yaml:"tls"`
+	TLSConfig          promconfig.TLSConfig `yaml:"tls_config"`
+	// Hold is how long to watch an established session for the peer closing
+	// it; 0 disables the watch.
+	Hold time.Duration `yaml:"hold"`
+}
+
+// QueryResponse is one step of a scripted exchange, as in blackbox_exporter.
+type QueryResponse struct {
+	Expect      Regexp  `yaml:"expect"`
+	ExpectBytes string  `yaml:"expect_bytes"`
+	Labels      []Label `yaml:"labels"`
+	Send        string  `yaml:"send"`
+	StartTLS    bool    `yaml:"starttls"`
+}
+
+// Label is a label filled from an expect regexp's match (probe_expect_info).
+type Label struct {
+	Name  string `yaml:"name"`
+	Value string `yaml:"value"`
+}
+
+// Regexp is a regular expression that unmarshals from a YAML string.
+type Regexp struct {
+	*regexp.Regexp
+	original string
+}
+
+// UnmarshalYAML compiles the regexp. It uses the function form of the
+// interface so that the decoder's strict mode reaches nested values.
+func (r *Regexp) UnmarshalYAML(unmarshal func(any) error) error {
+	var s string
+	if err := unmarshal(&s); err != nil {
+		return err
+	}
+	re, err := regexp.Compile(s)
+	if err != nil {
+		return fmt.Errorf("bad regexp %q: %w", s, err)
+	}
+	r.Regexp, r.original = re, s
+	return nil
+}
+
+// MarshalYAML writes the regexp back as written.
+func (r Regexp) MarshalYAML() (any, error) { return r.original, nil }
+
+// DefaultModule holds the values a module starts from before its YAML is
+// applied; they match blackbox_exporter's where the key is shared.
+var DefaultModule = Module{
+	TCP: TCPProbe{IPProtocol: "ip6", IPProtocolFallback: true, Hold: DefaultHold},
+}
+
+// UnmarshalYAML applies the defaults, then the YAML, then validates.
+func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
+	*m = DefaultModule
+	type plain Module
+	return unmarshal((*plain)(m))
+}
+
+// Probers this exporter implements, and those it accepts in a file but
+// answers with an explanation.
+var (
+	supportedProbers = map[string]bool{"tcp": true}
+	knownProbers     = map[string]bool{"http": true, "icmp": true, "dns": true, "grpc": true, "udp": true}
+)
+
+// ErrUnknownModule is returned by Lookup for a module the file lacks.
+var ErrUnknownModule = errors.New("unknown module")
+
+// Parse reads a module file's content. Unknown keys are errors naming the
+// key and its line; so is every invalid value.
+func Parse(data []byte) (*Config, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	c := &Config{}
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("the file is empty: it needs a modules: section")
+		}
+		return nil, fmt.Errorf("parsing YAML: %s", tidyYAMLError(err))
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads and parses a module file; relative TLS file paths are taken
+// from the file's folder, as Prometheus does.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	for name, m := range c.Modules {
+		m.TCP.TLSConfig.SetDirectory(dir)
+		c.Modules[name] = m
+	}
+	return c, nil
+}
+
+// tidyYAMLError replaces the decoder's internal type names with words.
+func tidyYAMLError(err error) string {
+	s := strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", "")
+	s = strings.ReplaceAll(s, "\n  ", "; ")
+	s = regexp.MustCompile(` in type [\w.*]+`).ReplaceAllString(s, "")
+	return strings.TrimPrefix(s, "yaml: ")
+}
+
+func (c *Config) validate() error {
+	if len(c.Modules) == 0 {
+		return errors.New("no modules defined: the file needs a modules: section with at least one module")
+	}
+	names := make([]string, 0, len(c.Modules))
+	for name := range c.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := c.Modules[name]
+		switch {
+		case m.Prober == "":
+			return fmt.Errorf("module %q: prober is missing (use prober: tcp)", name)
+		case knownProbers[m.Prober]:
+			c.Warnings = append(c.Warnings, fmt.Sprintf("module %q uses prober %s, which tcp_verdict_exporter does not implement; probes with it will be refused", name, m.Prober))
+			continue
+		case !supportedProbers[m.Prober]:
+			return fmt.Errorf("module %q: unknown prober %q (tcp_verdict_exporter implements tcp)", name, m.Prober)
+		}
+		if err := m.validate(); err != nil {
+			return fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (m *Module) validate() error {
+	if m.Timeout < 0 {
+		return fmt.Errorf("timeout %s is negative", m.Timeout)
+	}
+	t := &m.TCP
+	if t.Hold < 0 {
+		return fmt.Errorf("tcp.hold %s is negative (use 0s to disable the hold)", t.Hold)
+	}
+	if m.Timeout > 0 && t.Hold >= m.Timeout {
+		return fmt.Errorf("tcp.hold %s must be shorter than timeout %s", t.Hold, m.Timeout)
+	}
+	switch t.IPProtocol {
+	case "ip4", "ip6":
+	case "":
+		t.IPProtocol = DefaultModule.TCP.IPProtocol
+	default:
+		return fmt.Errorf("tcp.preferred_ip_protocol %q is not ip4 or ip6", t.IPProtocol)
+	}
+	if t.SourceIPAddress != "" {
+		if _, err := netip.ParseAddr(t.SourceIPAddress); err != nil {
+			return fmt.Errorf("tcp.source_ip_address %q is not an IP address", t.SourceIPAddress)
+		}
+	}
+	if err := t.TLSConfig.Validate(); err != nil {
+		return fmt.Errorf("tcp.tls_config: %w", err)
+	}
+	for i, qr := range t.QueryResponse {
+		if qr.Expect.Regexp == nil && qr.ExpectBytes == "" && qr.Send == "" && !qr.StartTLS {
+			return fmt.Errorf("tcp.query_response[%d] is empty: give expect, expect_bytes, send or starttls", i)
+		}
+		if len(qr.Labels) > 0 && qr.Expect.Regexp == nil {
+			return fmt.Errorf("tcp.query_response[%d] has labels but no expect to fill them from", i)
+		}
+		for _, l := range qr.Labels {
+			if !labelName.MatchString(l.Name) {
+				return fmt.Errorf("tcp.query_response[%d]: %q is not a valid label name", i, l.Name)
+			}
+		}
+	}
+	return nil
+}
+
+var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// Lookup returns the named module, or an error a client can act on: the
+// module is unknown, or uses a prober this exporter does not implement.
+func (c *Config) Lookup(name string) (Module, error) {
+	if name == "" {
+		name = DefaultModuleName
+	}
+	m, ok := c.Modules[name]
+	if !ok {
+		return Module{}, fmt.Errorf("%w %q", ErrUnknownModule, name)
+	}
+	if !supportedProbers[m.Prober] {
+		return Module{}, fmt.Errorf("module %s uses prober %s, which tcp_verdict_exporter does not implement", name, m.Prober)
+	}
+	return m, nil
+}
+
+// ModuleNames lists the modules in name order.
+func (c *Config) ModuleNames() []string {
+	names := make([]string, 0, len(c.Modules))
+	for n := range c.Modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,68 @@
+package config
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Store holds the running configuration and swaps it only when a new one
+// parses and validates, so a bad file never takes the running one down.
+type Store struct {
+	path     string // empty: the embedded default, which never changes
+	fallback []byte
+	current  atomic.Pointer[Config]
+
+	mu          sync.Mutex // serialises reloads
+	lastOK      atomic.Bool
+	lastSuccess atomic.Int64 // unix seconds of the last successful load
+}
+
+// NewStore loads path, or the embedded default content when path is empty.
+func NewStore(path string, embedded []byte) (*Store, error) {
+	s := &Store{path: path, fallback: embedded}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload reads the file again; on error the running config stays.
+func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var (
+		c   *Config
+		err error
+	)
+	if s.path == "" {
+		c, err = Parse(s.fallback)
+	} else {
+		c, err = Load(s.path)
+	}
+	if err != nil {
+		s.lastOK.Store(false)
+		return err
+	}
+	s.current.Store(c)
+	s.lastOK.Store(true)
+	s.lastSuccess.Store(time.Now().Unix())
+	return nil
+}
+
+// Get returns the running configuration.
+func (s *Store) Get() *Config { return s.current.Load() }
+
+// Source names where the configuration comes from.
+func (s *Store) Source() string {
+	if s.path == "" {
+		return "embedded default config.yml"
+	}
+	return s.path
+}
+
+// LastReloadSuccessful tells whether the last load attempt worked.
+func (s *Store) LastReloadSuccessful() bool { return s.lastOK.Load() }
+
+// LastSuccessUnix is when the running configuration was loaded.
+func (s *Store) LastSuccessUnix() int64 { return s.lastSuccess.Load() }

@@ -1,0 +1,143 @@
+// Package handler serves the exporter's HTTP endpoints: /probe, /-/reload
+// and the health checks. It wires config → prober → collector per request.
+package handler
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/report"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// Probe serves /probe?target=host:port&module=NAME[&debug=true].
+type Probe struct {
+	Store    *config.Store
+	Exporter *collector.Exporter
+	Logger   *slog.Logger
+	// TimeoutOffset is subtracted from Prometheus's scrape timeout so the
+	// answer arrives before Prometheus gives up.
+	TimeoutOffset time.Duration
+}
+
+// badRequest answers 400 with a one-line reason.
+func badRequest(w http.ResponseWriter, reason string) {
+	http.Error(w, strings.ReplaceAll(reason, "\n", " "), http.StatusBadRequest)
+}
+
+func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	target, err := prober.ParseTarget(q.Get("target"))
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	moduleName := q.Get("module")
+	if moduleName == "" {
+		moduleName = config.DefaultModuleName
+	}
+	module, err := h.Store.Get().Lookup(moduleName)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	timeout, err := h.timeout(r, module)
+	if err != nil {
+		badRequest(w, err.Error())
+		return
+	}
+	debug := false
+	if d := q.Get("debug"); d != "" {
+		if debug, err = strconv.ParseBool(d); err != nil {
+			badRequest(w, fmt.Sprintf("debug=%q is not true or false", d))
+			return
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	defer cancel()
+	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug})
+	h.Exporter.CountProbe(moduleName, result.Class)
+	h.log(moduleName, &result)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector.Probe{Result: &result})
+	if debug {
+		writeDebug(w, moduleName, &result, reg)
+		return
+	}
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+}
+
+// timeout is the smaller of the module's timeout and Prometheus's scrape
+// timeout less the offset: a probe never outlives the scrape.
+func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error) {
+	timeout := m.Timeout
+	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs <= 0 || secs > 1e6 {
+			return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q is not a positive number of seconds", v)
+		}
+		scrape := time.Duration(secs * float64(time.Second))
+		if scrape > h.TimeoutOffset {
+			scrape -= h.TimeoutOffset
+		}
+		if timeout <= 0 || scrape < timeout {
+			timeout = scrape
+		}
+	}
+	if timeout <= 0 {
+		timeout = prober.DefaultTimeout
+	}
+	return timeout, nil
+}
+
+func (h *Probe) log(module string, r *prober.Result) {
+	attrs := []any{"target", r.Target.String(), "module", module, "class", r.Class, "reason", r.Reason,
+		"responder", r.Responder, "duration_seconds", r.Duration.Seconds()}
+	if r.Err != nil {
+		attrs = append(attrs, "err", r.Err)
+	}
+	if r.Failure != "" {
+		attrs = append(attrs, "failure", r.Failure)
+	}
+	if r.Class == verdict.Error {
+		// Our own host failed: the operator must hear of it.
+		h.Logger.Warn("probe failed on the exporter's host", attrs...)
+		return
+	}
+	h.Logger.Debug("probe done", attrs...)
+}
+
+func writeDebug(w http.ResponseWriter, module string, r *prober.Result, reg *prometheus.Registry) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Probing %s with module %s\n\n", r.Target, module)
+	b.WriteString(r.TranscriptText())
+	b.WriteString("\n")
+	report.VerdictBlock(&b, r)
+	b.WriteString("\nMetrics that would have been returned:\n")
+	mfs, err := reg.Gather()
+	if err == nil {
+		enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
+		for _, mf := range mfs {
+			_ = enc.Encode(mf)
+		}
+	} else {
+		fmt.Fprintf(&b, "error gathering metrics: %v\n", err)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(b.Bytes())
+}

@@ -1,0 +1,141 @@
+// Command tcp_verdict_exporter is a Prometheus exporter that dials TCP
+// targets and tells why a port cannot be reached, as telnet would.
+package main
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
+)
+
+const (
+	exporterName  = "tcp_verdict_exporter"
+	defaultListen = ":9765"
+)
+
+//go:embed config.yml
+var defaultConfig []byte
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	app := kingpin.New(exporterName, "Probes TCP targets and tells, as telnet would, why a port cannot be reached.")
+	configFile := app.Flag("config.file", "Module file; the embedded config.yml when empty.").Default("").String()
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(app, logConfig)
+	app.Version(version.Print(exporterName))
+	app.HelpFlag.Short('h')
+
+	serveCmd := app.Command("serve", "Run the exporter (the default command).").Default()
+	configCheck := serveCmd.Flag("config.check", "Validate the module file, print the result and exit.").Default("false").Bool()
+	timeoutOffset := serveCmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave room for the answer.").Default("0.5").Float64()
+	enablePprof := serveCmd.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Default("false").Bool()
+	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+
+	switch cmd {
+	case serveCmd.FullCommand():
+		store, err := config.NewStore(*configFile, defaultConfig)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: invalid config: %v\n", exporterName, err)
+			return 1
+		}
+		if *configCheck {
+			for _, w := range store.Get().Warnings {
+				fmt.Fprintf(os.Stderr, "warning: %s\n", w)
+			}
+			fmt.Printf("%s: config is valid (%d modules)\n", store.Source(), len(store.Get().Modules))
+			return 0
+		}
+		offset := time.Duration(*timeoutOffset * float64(time.Second))
+		return serve(store, logger, webFlags, offset, *enablePprof)
+	}
+	return 2
+}
+
+func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool) int {
+	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
+	logger.Info("loaded config", "source", store.Source(), "modules", store.Get().ModuleNames())
+	handler.LogWarnings(store, logger)
+
+	reg := prometheus.NewRegistry()
+	exp := collector.NewExporter(reg, store)
+
+	mux := http.NewServeMux()
+	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset})
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})
+	mux.HandleFunc("/-/healthy", handler.Healthy)
+	mux.HandleFunc("/-/ready", handler.Healthy)
+	if enablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	landing, err := handler.LandingPage(version.Info())
+	if err != nil {
+		logger.Error("building the landing page", "err", err)
+		return 1
+	}
+	mux.Handle("/", landing)
+
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- web.ListenAndServe(server, webFlags, logger) }()
+
+	for {
+		select {
+		case err := <-serveErr:
+			if !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("serving HTTP", "err", err)
+				return 1
+			}
+			return 0
+		case sig := <-signals:
+			if sig == syscall.SIGHUP {
+				_ = handler.ReloadConfig(store, logger)
+				continue
+			}
+			logger.Info("shutting down", "signal", sig.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			err := server.Shutdown(ctx)
+			cancel()
+			if err != nil {
+				logger.Error("shutting down", "err", err)
+				return 1
+			}
+			return 0
+		}
+	}
+}

@@ -1,0 +1,249 @@
+// Package prober dials a TCP target, watches what happens and classifies the
+// outcome from the kernel's evidence (errno, the ICMP error queue, how the
+// session ends). It knows nothing of Prometheus: it returns a Result.
+package prober
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// DefaultTimeout bounds a probe whose context has no deadline and whose
+// module sets no timeout.
+const DefaultTimeout = 10 * time.Second
+
+// Options tune one probe.
+type Options struct {
+	// Trace asks for a telnet-style transcript in Result.Transcript. It costs
+	// allocations, so only debug output and the check command ask for it.
+	Trace bool
+	// Resolver resolves names; nil means net.DefaultResolver.
+	Resolver *net.Resolver
+}
+
+// probe carries one probe's state between its phases.
+type probe struct {
+	res      Result
+	start    time.Time
+	deadline time.Time
+	trace    bool
+}
+
+func (p *probe) logf(format string, args ...any) {
+	if p.trace {
+		p.res.Transcript = append(p.res.Transcript, Line{At: time.Since(p.start), Text: fmt.Sprintf(format, args...)})
+	}
+}
+
+func (p *probe) phase(name Phase, since time.Time) {
+	p.res.Phases = append(p.res.Phases, PhaseDuration{name, time.Since(since)})
+}
+
+func (p *probe) verdict(r verdict.Reason, responder netip.Addr, err error) {
+	p.res.Class, p.res.Reason, p.res.Responder, p.res.Err = r.Class(), r, responder, err
+}
+
+// Probe runs one probe of target with module m. It never panics on input
+// and always returns a classified Result; the context's deadline (or the
+// module's timeout) bounds the whole probe.
+func Probe(ctx context.Context, target Target, m config.Module, opts Options) Result {
+	p := &probe{start: time.Now(), trace: opts.Trace}
+	p.res.Target = target
+	p.res.Phases = make([]PhaseDuration, 0, 5)
+	timeout := m.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	p.deadline, _ = ctx.Deadline()
+
+	p.run(ctx, m.TCP, opts.Resolver)
+	if len(p.res.Phases) < 3 { // resolve, connect and hold are always reported
+		p.fillPhases()
+	}
+	p.res.Duration = time.Since(p.start)
+	p.res.Success = p.res.Class == verdict.Connected && p.res.Failure == ""
+	return p.res
+}
+
+// fillPhases adds zero durations for the phases a failed probe never reached.
+func (p *probe) fillPhases() {
+	for _, name := range []Phase{PhaseResolve, PhaseConnect, PhaseHold} {
+		if _, ok := p.res.PhaseDuration(name); !ok {
+			p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: name})
+		}
+	}
+}
+
+func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) {
+	ip, ok := p.resolve(ctx, tcp, resolver)
+	if !ok {
+		return
+	}
+	addr := netip.AddrPortFrom(ip, p.res.Target.Port)
+	p.res.Addr = addr
+	p.res.IPProtocol = 4
+	if ip.Is6() {
+		p.res.IPProtocol = 6
+	}
+	conn, ok := p.connect(ctx, tcp, addr)
+	if !ok {
+		return
+	}
+	defer conn.Close()
+	p.session(conn, tcp)
+}
+
+// resolve turns the target's host into one address, honouring the module's
+// IP family preference and fallback as blackbox_exporter does.
+func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) (netip.Addr, bool) {
+	start := time.Now()
+	defer p.phase(PhaseResolve, start)
+	t := p.res.Target
+	if t.IP.IsValid() {
+		return t.IP, true
+	}
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	p.logf("Resolving %s...", t.Host)
+	ips, err := resolver.LookupNetIP(ctx, "ip", t.Host)
+	if err != nil {
+		var dnsErr *net.DNSError
+		if errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+			p.verdict(verdict.NXDomain, netip.Addr{}, fmt.Errorf("resolving %s: %w", t.Host, err))
+			p.logf("%s: Name or service not known", t.Host)
+		} else {
+			p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("resolving %s: %w", t.Host, err))
+			p.logf("%s: Temporary failure in name resolution (%v)", t.Host, err)
+		}
+		return netip.Addr{}, false
+	}
+	want4 := tcp.IPProtocol == "ip4"
+	var fallback netip.Addr
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if ip.Is4() == want4 {
+			return ip, true
+		}
+		if !fallback.IsValid() {
+			fallback = ip
+		}
+	}
+	if fallback.IsValid() && tcp.IPProtocolFallback {
+		return fallback, true
+	}
+	p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("resolving %s: no %s address and ip_protocol_fallback is off", t.Host, tcp.IPProtocol))
+	p.logf("%s: no %s address", t.Host, tcp.IPProtocol)
+	return netip.Addr{}, false
+}
+
+// connect dials addr with the ICMP error queue armed, and classifies a
+// failure from the queue and errno.
+func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.AddrPort) (net.Conn, bool) {
+	start := time.Now()
+	defer p.phase(PhaseConnect, start)
+	network, v6 := "tcp4", addr.Addr().Is6()
+	if v6 {
+		network = "tcp6"
+	}
+	var q errQueue
+	defer q.close()
+	d := net.Dialer{
+		// The error queue is the evidence; it must be armed before connect().
+		ControlContext: func(_ context.Context, _, _ string, c syscall.RawConn) error {
+			var armErr error
+			if err := c.Control(func(fd uintptr) { armErr = q.arm(v6, fd) }); err != nil {
+				return err
+			}
+			return armErr
+		},
+	}
+	if tcp.SourceIPAddress != "" {
+		src, _ := netip.ParseAddr(tcp.SourceIPAddress) // validated by config
+		src = src.Unmap()
+		if src.Is6() != v6 {
+			p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("source_ip_address %s and target %s are of different IP families", src, addr.Addr()))
+			p.logf("telnet: source address %s cannot reach %s", src, addr.Addr())
+			return nil, false
+		}
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+		p.res.Source = src
+	}
+	p.logf("Trying %s...", addrText(addr))
+	conn, err := d.DialContext(ctx, network, addr.String())
+	if err == nil {
+		if la, ok := conn.LocalAddr().(*net.TCPAddr); ok {
+			p.res.Source = la.AddrPort().Addr().Unmap()
+		}
+		p.logf("Connected to %s.", addr.Addr())
+		return conn, true
+	}
+	ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), TimedOut: isTimeout(err), ICMP: q.read()}
+	var own *syscallError
+	var sysErr *os.SyscallError
+	switch {
+	case errors.As(err, &own):
+		ev.Syscall = own.call
+	case errors.As(err, &sysErr):
+		ev.Syscall = sysErr.Syscall
+	case !ev.TimedOut && ev.Errno == 0 && ev.ICMP == nil:
+		ev.Syscall = "unknown" // neither a network answer nor a timeout
+	}
+	reason := verdict.ClassifyDial(ev)
+	p.res.ICMP = ev.ICMP
+	var responder netip.Addr
+	switch {
+	case ev.ICMP != nil && reason.Class() != verdict.Error:
+		responder = ev.ICMP.Offender
+	case reason == verdict.ConnRefused:
+		responder = addr.Addr()
+	}
+	p.verdict(reason, responder, fmt.Errorf("connecting to %s: %w", addrText(addr), err))
+	p.logDialFailure(ev, reason)
+	return nil, false
+}
+
+func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {
+	if !p.trace {
+		return
+	}
+	switch {
+	case reason == verdict.LocalError:
+		p.logf("telnet: %v (a failure of this host, not of the network)", p.res.Err)
+	case ev.TimedOut:
+		p.logf("(no answer after %s)", roundDuration(time.Since(p.start)))
+	}
+	if ev.ICMP != nil {
+		p.logf("ICMP: %s", ev.ICMP)
+	}
+	if reason != verdict.LocalError && !ev.TimedOut {
+		p.logf("telnet: Unable to connect to remote host: %s", ev.Errno.Error())
+	} else if ev.TimedOut && ev.ICMP != nil {
+		p.logf("telnet: Unable to connect to remote host: %s", reason.Info().Evidence)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, os.ErrDeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
+}
+
+// addrText writes an address as telnet does: IPv6 without brackets.
+func addrText(a netip.AddrPort) string {
+	return fmt.Sprintf("%s port %d", a.Addr(), a.Port())
+}

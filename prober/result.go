@@ -1,0 +1,106 @@
+package prober
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// Phase names a timed step of a probe.
+type Phase string
+
+// The phases, in the order a probe runs them.
+const (
+	PhaseResolve Phase = "resolve"
+	PhaseConnect Phase = "connect"
+	PhaseTLS     Phase = "tls"
+	PhaseQuery   Phase = "query"
+	PhaseHold    Phase = "hold"
+)
+
+// PhaseDuration is how long one phase took.
+type PhaseDuration struct {
+	Phase    Phase
+	Duration time.Duration
+}
+
+// Result is everything a probe found out. Metrics, logs, debug output and
+// the check command all read from it.
+type Result struct {
+	Target     Target
+	Class      verdict.Class
+	Reason     verdict.Reason
+	Responder  netip.Addr     // who produced the evidence; invalid when nobody answered
+	Addr       netip.AddrPort // the address dialled; invalid when resolution failed
+	Source     netip.Addr     // our own address, when known
+	IPProtocol int            // 4 or 6; 0 when resolution failed
+	ICMP       *verdict.ICMP  // the ICMP error behind the verdict, if any
+	Err        error          // the underlying error, for logs; nil when connected
+
+	// Phases always holds resolve, connect and hold, plus tls and query
+	// when the module uses them.
+	Phases   []PhaseDuration
+	Duration time.Duration
+
+	Banner           string // first line the peer sent, bounded and sanitised
+	Success          bool   // connected and every expectation met
+	FailedDueToRegex bool   // a query_response expectation was not met
+	ExpectLabels     []ExpectLabel
+	Failure          string // why Success is false although the class is connected
+
+	Transcript []Line // telnet-style log; only when Options.Trace
+}
+
+// ExpectLabel is a label filled from a query_response match.
+type ExpectLabel struct{ Name, Value string }
+
+// Line is one transcript entry.
+type Line struct {
+	At   time.Duration // since the probe started
+	Text string
+}
+
+// PhaseDuration returns a phase's duration and whether it ran.
+func (r *Result) PhaseDuration(p Phase) (time.Duration, bool) {
+	for _, pd := range r.Phases {
+		if pd.Phase == p {
+			return pd.Duration, true
+		}
+	}
+	return 0, false
+}
+
+// Summary is a one-line description of the verdict, e.g.
+// "closed_by_peer (fin from 192.0.2.10 after 3ms)".
+func (r *Result) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s", r.Class, r.Reason)
+	if r.Responder.IsValid() {
+		fmt.Fprintf(&b, " from %s", r.Responder)
+	}
+	fmt.Fprintf(&b, " after %s)", roundDuration(r.Duration))
+	return b.String()
+}
+
+// TranscriptText renders the transcript, one line each.
+func (r *Result) TranscriptText() string {
+	var b strings.Builder
+	for _, l := range r.Transcript {
+		fmt.Fprintf(&b, "%s\n", l.Text)
+	}
+	return b.String()
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}

@@ -1,0 +1,314 @@
+package prober
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	promconfig "github.com/prometheus/common/config"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+const (
+	maxBanner   = 200  // bytes of the first line kept as the banner
+	maxLineRead = 4096 // longest line a query_response expect reads
+)
+
+// bannerTap records the first bytes the peer sends, whoever reads them.
+type bannerTap struct {
+	r    io.Reader
+	seen []byte
+}
+
+func (t *bannerTap) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if room := maxBanner + 2 - len(t.seen); room > 0 && n > 0 {
+		t.seen = append(t.seen, b[:min(n, room)]...)
+	}
+	return n, err
+}
+
+// banner returns the first line received, with control characters and
+// invalid UTF-8 replaced so that it is safe in logs and terminals.
+func (t *bannerTap) banner() string {
+	line := t.seen
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimRight(line, "\r")
+	if len(line) > maxBanner {
+		line = line[:maxBanner]
+	}
+	return sanitize(line)
+}
+
+func sanitize(b []byte) string {
+	var s strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		b = b[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			s.WriteRune('\uFFFD')
+		case !unicode.IsPrint(r) && r != ' ':
+			s.WriteRune('\uFFFD')
+		default:
+			s.WriteRune(r)
+		}
+	}
+	return s.String()
+}
+
+// session runs the steps after the handshake: TLS, the query_response
+// script, then the hold watch that tells a live session from one the peer
+// closes at once.
+func (p *probe) session(conn net.Conn, tcp config.TCPProbe) {
+	if err := conn.SetDeadline(p.deadline); err != nil {
+		p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("setting deadline: %w", err))
+		return
+	}
+	peer := p.res.Addr.Addr()
+	tap := &bannerTap{r: conn}
+	var rw io.ReadWriter = struct {
+		io.Reader
+		io.Writer
+	}{tap, conn}
+	defer func() { p.res.Banner = tap.banner() }()
+
+	if tcp.TLS {
+		tlsConn, ok := p.startTLS(conn, tap, tcp.TLSConfig)
+		if !ok {
+			return
+		}
+		rw = tlsConn
+	}
+	br := bufio.NewReaderSize(rw, maxLineRead)
+	if len(tcp.QueryResponse) > 0 {
+		start := time.Now()
+		ok := p.query(conn, &rw, &br, tap, tcp)
+		p.phase(PhaseQuery, start)
+		if !ok {
+			p.holdSkipped()
+			return
+		}
+	}
+	p.hold(conn, br, tcp.Hold, peer)
+}
+
+func (p *probe) holdSkipped() { p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold}) }
+
+// startTLS runs a TLS handshake over conn; the banner tap keeps seeing the
+// raw bytes so a plaintext "Access denied" still shows.
+func (p *probe) startTLS(conn net.Conn, tap *bannerTap, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
+	start := time.Now()
+	defer p.phase(PhaseTLS, start)
+	tlsCfg, err := promconfig.NewTLSConfig(&cfg)
+	if err != nil {
+		p.res.Failure = fmt.Sprintf("tls config: %v", err)
+		p.logf("TLS: %s", p.res.Failure)
+		p.holdSkipped()
+		return nil, false
+	}
+	if tlsCfg.ServerName == "" && !p.res.Target.IP.IsValid() {
+		tlsCfg.ServerName = p.res.Target.Host
+	}
+	tlsConn := tls.Client(tappedConn{conn, tap}, tlsCfg)
+	if err := tlsConn.Handshake(); err != nil {
+		p.res.Failure = fmt.Sprintf("tls handshake: %v", err)
+		if !p.sessionEnded(err) {
+			p.logf("TLS handshake failed: %v", err)
+		}
+		p.holdSkipped()
+		return nil, false
+	}
+	st := tlsConn.ConnectionState()
+	p.logf("TLS %s established (%s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+	return tlsConn, true
+}
+
+// tappedConn is a net.Conn whose reads go through the banner tap.
+type tappedConn struct {
+	net.Conn
+	tap *bannerTap
+}
+
+func (c tappedConn) Read(b []byte) (int, error) { return c.tap.Read(b) }
+
+// query runs blackbox_exporter's query_response steps.
+func (p *probe) query(conn net.Conn, rw *io.ReadWriter, br **bufio.Reader, tap *bannerTap, tcp config.TCPProbe) bool {
+	for i, qr := range tcp.QueryResponse {
+		var match []int
+		var line string
+		if qr.Expect.Regexp != nil {
+			var err error
+			line, match, err = expectLine(*br, qr.Expect)
+			if err != nil {
+				p.res.FailedDueToRegex = true
+				p.res.Failure = fmt.Sprintf("query_response[%d]: expected %q: %v", i, qr.Expect.String(), err)
+				p.logf("(expected %q, got: %v)", qr.Expect.String(), err)
+				p.sessionEnded(err)
+				return false
+			}
+			p.logf("< %s", sanitize([]byte(line)))
+			for _, l := range qr.Labels {
+				value := string(qr.Expect.ExpandString(nil, l.Value, line, match))
+				p.res.ExpectLabels = append(p.res.ExpectLabels, ExpectLabel{l.Name, value})
+			}
+		}
+		if qr.ExpectBytes != "" {
+			if err := expectBytes(*br, []byte(qr.ExpectBytes)); err != nil {
+				p.res.FailedDueToRegex = true
+				p.res.Failure = fmt.Sprintf("query_response[%d]: expected bytes %q: %v", i, qr.ExpectBytes, err)
+				p.logf("(expected bytes %q, got: %v)", qr.ExpectBytes, err)
+				p.sessionEnded(err)
+				return false
+			}
+		}
+		if qr.Send != "" {
+			send := qr.Send
+			if match != nil {
+				send = string(qr.Expect.ExpandString(nil, send, line, match))
+			}
+			p.logf("> %s", sanitize([]byte(send)))
+			if _, err := fmt.Fprintf(*rw, "%s\n", send); err != nil {
+				p.res.Failure = fmt.Sprintf("query_response[%d]: sending: %v", i, err)
+				p.sessionEnded(err)
+				return false
+			}
+		}
+		if qr.StartTLS {
+			tlsConn, ok := p.startTLS(conn, tap, tcp.TLSConfig)
+			if !ok {
+				return false
+			}
+			*rw = tlsConn
+			*br = bufio.NewReaderSize(tlsConn, maxLineRead)
+		}
+	}
+	return true
+}
+
+func expectLine(br *bufio.Reader, re config.Regexp) (string, []int, error) {
+	for {
+		raw, err := br.ReadSlice('\n')
+		if len(raw) > 0 {
+			line := strings.TrimRight(string(raw), "\r\n")
+			if m := re.FindStringSubmatchIndex(line); m != nil {
+				return line, m, nil
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue // a line longer than the buffer: test its pieces
+		}
+		if err != nil {
+			return "", nil, err
+		}
+	}
+}
+
+func expectBytes(br *bufio.Reader, want []byte) error {
+	var got []byte
+	buf := make([]byte, 512)
+	for !bytes.Contains(got, want) {
+		n, err := br.Read(buf)
+		got = append(got, buf[:n]...)
+		if len(got) > 64*1024 {
+			got = got[len(got)-len(want):]
+		}
+		if err != nil && !bytes.Contains(got, want) {
+			return err
+		}
+	}
+	return nil
+}
+
+// hold reads until the hold time ends: EOF means the peer closed the session
+// (FIN), ECONNRESET that it reset it; silence or data means it stays up.
+func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer netip.Addr) {
+	start := time.Now()
+	defer p.phase(PhaseHold, start)
+	if hold <= 0 {
+		p.verdict(verdict.SynAck, peer, nil)
+		return
+	}
+	end := start.Add(hold)
+	if end.After(p.deadline) {
+		end = p.deadline
+	}
+	// The raw connection's deadline also bounds a TLS session above it.
+	if err := conn.SetReadDeadline(end); err != nil {
+		p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("setting hold deadline: %w", err))
+		return
+	}
+	var buf [512]byte
+	var pending []byte
+	for {
+		n, err := br.Read(buf[:])
+		if n > 0 && p.trace {
+			pending = p.logLines(append(pending, buf[:n]...))
+		}
+		if err == nil {
+			continue
+		}
+		if len(pending) > 0 {
+			p.logf("< %s", sanitize(pending))
+		}
+		if isTimeout(err) {
+			p.verdict(verdict.SynAck, peer, nil)
+			p.logf("(session still up after %s hold)", roundDuration(time.Since(start)))
+			return
+		}
+		p.sessionEnded(err)
+		if p.res.Class == verdict.Connected { // an error that is not an ending
+			p.res.Failure = fmt.Sprintf("reading: %v", err)
+		}
+		return
+	}
+}
+
+// logLines writes complete lines to the transcript and returns the rest.
+func (p *probe) logLines(b []byte) []byte {
+	for {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if len(b) > maxBanner {
+				p.logf("< %s", sanitize(b))
+				return nil
+			}
+			return b
+		}
+		p.logf("< %s", sanitize(bytes.TrimRight(b[:i], "\r")))
+		b = b[i+1:]
+	}
+}
+
+// sessionEnded classifies an error met after the handshake: FIN or RST
+// from the peer closes the session; anything else leaves it connected.
+// It reports whether the error was such an ending.
+func (p *probe) sessionEnded(err error) bool {
+	peer := p.res.Addr.Addr()
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		p.verdict(verdict.Fin, peer, nil)
+		p.logf("Connection closed by foreign host.")
+		return true
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		p.verdict(verdict.Reset, peer, nil)
+		p.logf("Connection reset by foreign host.")
+		return true
+	}
+	p.verdict(verdict.SynAck, peer, nil)
+	return false
+}

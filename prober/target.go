@@ -1,0 +1,75 @@
+package prober
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Target is a validated host:port.
+type Target struct {
+	Host string // a name or an IP literal, without brackets
+	Port uint16
+	IP   netip.Addr // set when Host is an IP literal
+}
+
+func (t Target) String() string { return net.JoinHostPort(t.Host, strconv.Itoa(int(t.Port))) }
+
+// ParseTarget validates a host:port. Its errors are one line, meant for the
+// person who wrote the target.
+func ParseTarget(s string) (Target, error) {
+	if s == "" {
+		return Target{}, fmt.Errorf("target is missing: give target=host:port")
+	}
+	if strings.Contains(s, "://") {
+		return Target{}, fmt.Errorf("target %q must be host:port, without a scheme", s)
+	}
+	host, portText, err := net.SplitHostPort(s)
+	if err != nil {
+		if strings.Count(s, ":") == 0 || (strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]")) {
+			return Target{}, fmt.Errorf("target %q has no port: use host:port", s)
+		}
+		return Target{}, fmt.Errorf("target %q is not host:port (bracket IPv6 addresses: [::1]:22)", s)
+	}
+	port, err := strconv.ParseUint(portText, 10, 32)
+	if err != nil || port < 1 || port > 65535 {
+		return Target{}, fmt.Errorf("target %q: port %q is not a number from 1 to 65535", s, portText)
+	}
+	t := Target{Host: host, Port: uint16(port)}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		t.IP = ip.Unmap()
+		return t, nil
+	}
+	if err := checkHostname(host); err != nil {
+		return Target{}, fmt.Errorf("target %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// checkHostname accepts DNS names (RFC 1123, plus underscores, which real
+// zones contain) and rejects everything else before it reaches a resolver.
+func checkHostname(h string) error {
+	name := strings.TrimSuffix(h, ".")
+	if name == "" {
+		return fmt.Errorf("host is empty")
+	}
+	if len(name) > 253 {
+		return fmt.Errorf("host name is longer than 253 characters")
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("host %q is not a valid name or IP address", h)
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("host %q is not a valid name (a label starts or ends with '-')", h)
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("host %q is not a valid name or IP address (character %q)", h, c)
+			}
+		}
+	}
+	return nil
+}

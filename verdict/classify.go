@@ -1,0 +1,101 @@
+package verdict
+
+import (
+	"fmt"
+	"net/netip"
+	"syscall"
+)
+
+// ICMP is an ICMP error the kernel queued on the probing socket
+// (IP_RECVERR / IPV6_RECVERR, read with MSG_ERRQUEUE).
+type ICMP struct {
+	V6       bool
+	Type     uint8
+	Code     uint8
+	Offender netip.Addr // the router or host that sent it
+}
+
+func (i ICMP) String() string {
+	v := "icmp"
+	if i.V6 {
+		v = "icmp6"
+	}
+	return fmt.Sprintf("%s type %d code %d from %s", v, i.Type, i.Code, i.Offender)
+}
+
+// DialEvidence is what a failed or timed-out connect() left behind.
+type DialEvidence struct {
+	// Syscall is the call that failed: "connect" for network answers;
+	// "socket", "bind", "setsockopt" and the like mean the local host failed.
+	Syscall  string
+	Errno    syscall.Errno
+	TimedOut bool
+	ICMP     *ICMP // nil when the error queue was empty
+}
+
+// ICMP types and codes (RFC 792, RFC 1812, RFC 4443).
+const (
+	icmp4DestUnreach  = 3
+	icmp4TimeExceeded = 11
+	icmp6DestUnreach  = 1
+	icmp6TimeExceeded = 3
+)
+
+var icmp4UnreachCodes = map[uint8]Reason{
+	0: NetUnreach, 1: HostUnreach, 2: ProtoUnreach, 3: PortUnreach,
+	5: HostUnreach, 6: NetUnreach, 7: HostUnreach, 8: HostUnreach,
+	9: NetProhibited, 10: HostProhibited, 11: NetUnreach, 12: HostUnreach,
+	13: AdminProhibited, 14: AdminProhibited, 15: AdminProhibited,
+}
+
+var icmp6UnreachCodes = map[uint8]Reason{
+	0: NetUnreach, 1: AdminProhibited, 2: NetUnreach, 3: HostUnreach,
+	4: PortUnreach, 5: AdminProhibited, 6: AdminProhibited,
+}
+
+// FromICMP maps an ICMP error to a reason; ok is false for messages that do
+// not explain a failed TCP connect (e.g. fragmentation needed).
+func FromICMP(i ICMP) (Reason, bool) {
+	switch {
+	case !i.V6 && i.Type == icmp4DestUnreach:
+		r, ok := icmp4UnreachCodes[i.Code]
+		return r, ok
+	case !i.V6 && i.Type == icmp4TimeExceeded, i.V6 && i.Type == icmp6TimeExceeded:
+		return TimeExceeded, true
+	case i.V6 && i.Type == icmp6DestUnreach:
+		r, ok := icmp6UnreachCodes[i.Code]
+		return r, ok
+	}
+	return "", false
+}
+
+// ClassifyDial turns the evidence of a failed dial into a reason. The ICMP
+// message, when there is one, wins over errno: errno folds many ICMP codes
+// into one value (KERNEL-NOTES.md), and a timed-out dial may still have
+// collected an ICMP the kernel only recorded as a soft error.
+func ClassifyDial(e DialEvidence) Reason {
+	if e.Syscall != "" && e.Syscall != "connect" {
+		return LocalError
+	}
+	if e.ICMP != nil {
+		if r, ok := FromICMP(*e.ICMP); ok {
+			return r
+		}
+	}
+	if e.TimedOut {
+		return NoResponse
+	}
+	switch e.Errno {
+	case syscall.ECONNREFUSED:
+		return ConnRefused
+	case syscall.ETIMEDOUT:
+		return NoResponse
+	case syscall.EHOSTUNREACH, syscall.ENETUNREACH:
+		return NoRoute
+	case syscall.EACCES, syscall.EPERM:
+		return LocalProhibited
+	}
+	// EMFILE, ENFILE, EADDRNOTAVAIL, ENOBUFS and anything unforeseen: the
+	// probe failed on our side and must not be reported as a network verdict.
+	return LocalError
+}
