@@ -231,7 +231,7 @@ func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {
 		p.logf("ICMP: %s", ev.ICMP)
 	}
 	if reason != verdict.LocalError && !ev.TimedOut {
-		p.logf("telnet: Unable to connect to remote host: %s", ev.Errno.Error())
+		p.logf("telnet: Unable to connect to remote host: %s", capitalize(ev.Errno.Error()))
 	} else if ev.TimedOut && ev.ICMP != nil {
 		p.logf("telnet: Unable to connect to remote host: %s", reason.Info().Evidence)
 	}
@@ -246,4 +246,11 @@ func isTimeout(err error) bool {
 // addrText writes an address as telnet does: IPv6 without brackets.
 func addrText(a netip.AddrPort) string {
 	return fmt.Sprintf("%s port %d", a.Addr(), a.Port())
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return string(s[0]-'a'+'A') + s[1:]
 }

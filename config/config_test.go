@@ -1,0 +1,169 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBlackboxModulesLoadUnchanged(t *testing.T) {
+	data, err := os.ReadFile("testdata/blackbox.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		t.Fatalf("blackbox tcp modules must load unchanged: %v", err)
+	}
+	for _, name := range []string{"tcp_connect_example", "irc_banner_example", "smtp_starttls", "pop3s_banner", "ssh_banner", "ssh_banner_extract", "tcp_source_ip"} {
+		if _, err := c.Lookup(name); err != nil {
+			t.Errorf("Lookup(%q): %v", name, err)
+		}
+	}
+	// Modules of other probers load, with a warning, and are refused at probe time.
+	for _, name := range []string{"http_2xx_example", "icmp_example", "dns_udp_example", "grpc"} {
+		_, err := c.Lookup(name)
+		if err == nil || !strings.Contains(err.Error(), "which tcp_verdict_exporter does not implement") {
+			t.Errorf("Lookup(%q) = %v, want the unsupported-prober error", name, err)
+		}
+	}
+	if len(c.Warnings) != 4 {
+		t.Errorf("got %d warnings, want 4: %q", len(c.Warnings), c.Warnings)
+	}
+	m := c.Modules["ssh_banner_extract"]
+	if got := len(m.TCP.QueryResponse[0].Labels); got != 2 {
+		t.Errorf("ssh_banner_extract labels = %d, want 2", got)
+	}
+	if !m.TCP.QueryResponse[0].Expect.MatchString("SSH-2.0-OpenSSH_9.2p1 Debian-2") {
+		t.Error("expect regexp did not compile as written")
+	}
+	if !c.Modules["pop3s_banner"].TCP.TLS {
+		t.Error("pop3s_banner: tls lost")
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  a:\n    prober: tcp\n  b:\n    prober: tcp\n    tcp:\n      source_ip_address: 127.0.0.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		tcp := c.Modules[name].TCP
+		if tcp.Hold != DefaultHold || tcp.IPProtocol != "ip6" || !tcp.IPProtocolFallback {
+			t.Errorf("module %s: defaults not applied: %+v", name, tcp)
+		}
+	}
+}
+
+func TestHoldZeroDisables(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: 0s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.Modules["a"].TCP.Hold; h != 0 {
+		t.Errorf("hold = %s, want 0", h)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"empty file", "", "empty"},
+		{"no modules", "modules: {}\n", "no modules"},
+		{"unknown top key", "modulez:\n  a:\n    prober: tcp\n", "line 1: field modulez not found"},
+		{"unknown module key", "modules:\n  a:\n    prober: tcp\n    timout: 5s\n", "line 4: field timout not found"},
+		{"unknown tcp key", "modules:\n  a:\n    prober: tcp\n    tcp:\n      holdd: 1s\n", "line 5: field holdd not found"},
+		{"unknown query key", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expekt: x\n", "line 6: field expekt not found"},
+		{"unknown tls key", "modules:\n  a:\n    prober: tcp\n    tcp:\n      tls_config:\n        insecure: true\n", "field insecure not found"},
+		{"missing prober", "modules:\n  a:\n    timeout: 5s\n", `module "a": prober is missing`},
+		{"unknown prober", "modules:\n  a:\n    prober: smtp\n", `unknown prober "smtp"`},
+		{"bad timeout", "modules:\n  a:\n    prober: tcp\n    timeout: soon\n", "line 4"},
+		{"negative hold", "modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n", "tcp.hold -1s is negative"},
+		{"hold beyond timeout", "modules:\n  a:\n    prober: tcp\n    timeout: 1s\n    tcp:\n      hold: 2s\n", "must be shorter than timeout"},
+		{"bad ip protocol", "modules:\n  a:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ipx\n", `"ipx" is not ip4 or ip6`},
+		{"bad source ip", "modules:\n  a:\n    prober: tcp\n    tcp:\n      source_ip_address: 300.1.1.1\n", "is not an IP address"},
+		{"bad regexp", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: \"(\"\n", "bad regexp"},
+		{"empty step", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - labels: []\n", "query_response[0] is empty"},
+		{"bad label", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: x\n          labels: [{name: 1x, value: y}]\n", "not a valid label name"},
+		{"tls conflict", "modules:\n  a:\n    prober: tcp\n    tcp:\n      tls_config:\n        ca: x\n        ca_file: y\n", "at most one of ca, ca_file"},
+		{"not yaml", "modules: [\n", "parsing YAML"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded, want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestLookup(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  tcp:\n    prober: tcp\n    timeout: 3s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Lookup("")
+	if err != nil || m.Timeout != 3*time.Second {
+		t.Fatalf("Lookup(\"\") = %+v, %v; want the tcp module", m, err)
+	}
+	if _, err := c.Lookup("nope"); err == nil || err.Error() != `unknown module "nope"` {
+		t.Fatalf("Lookup(nope) error = %v", err)
+	}
+}
+
+func TestStoreKeepsOldConfigOnBadReload(t *testing.T) {
+	path := t.TempDir() + "/c.yml"
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules:\n  one:\n    prober: tcp\n")
+	s, err := NewStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.LastReloadSuccessful() || s.LastSuccessUnix() == 0 {
+		t.Fatal("first load not recorded as successful")
+	}
+	write("modules:\n  two:\n    prober: nope\n")
+	if err := s.Reload(); err == nil {
+		t.Fatal("bad reload succeeded")
+	}
+	if s.LastReloadSuccessful() {
+		t.Error("bad reload recorded as successful")
+	}
+	if _, err := s.Get().Lookup("one"); err != nil {
+		t.Errorf("running config lost after a bad reload: %v", err)
+	}
+	write("modules:\n  two:\n    prober: tcp\n")
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get().Lookup("two"); err != nil || !s.LastReloadSuccessful() {
+		t.Errorf("good reload not applied: %v", err)
+	}
+}
+
+func TestEmbeddedDefault(t *testing.T) {
+	data, err := os.ReadFile("../config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore("", data)
+	if err != nil {
+		t.Fatalf("the shipped config.yml does not load: %v", err)
+	}
+	if _, err := s.Get().Lookup(DefaultModuleName); err != nil {
+		t.Fatalf("config.yml lacks the default module: %v", err)
+	}
+}

@@ -1,0 +1,210 @@
+package handler
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+const testConfig = `modules:
+  tcp:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 50ms
+  web:
+    prober: http
+`
+
+func newProbe(t *testing.T) (*Probe, string) {
+	t.Helper()
+	path := t.TempDir() + "/config.yml"
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := config.NewStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &Probe{Store: store, Exporter: collector.NewExporter(prometheus.NewRegistry(), store), Logger: logger}, path
+}
+
+func get(t *testing.T, h http.Handler, query string, header http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/probe?"+query, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestProbeBadRequests(t *testing.T) {
+	h, _ := newProbe(t)
+	cases := []struct {
+		name, query string
+		header      http.Header
+		want        string
+	}{
+		{"missing target", "", nil, "target is missing"},
+		{"no port", "target=127.0.0.1", nil, "has no port"},
+		{"port zero", "target=127.0.0.1:0", nil, "from 1 to 65535"},
+		{"port too big", "target=127.0.0.1:70000", nil, "from 1 to 65535"},
+		{"bad host", "target=" + url.QueryEscape("a b:22"), nil, "not a valid name"},
+		{"unknown module", "target=127.0.0.1:22&module=nope", nil, `unknown module "nope"`},
+		{"unsupported prober", "target=127.0.0.1:22&module=web", nil, "module web uses prober http, which tcp_verdict_exporter does not implement"},
+		{"bad timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"soon"}}, "X-Prometheus-Scrape-Timeout-Seconds"},
+		{"negative timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-1"}}, "positive number"},
+		{"bad debug", "target=127.0.0.1:22&debug=maybe", nil, "debug="},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := get(t, h, tc.query, tc.header)
+			body := rec.Body.String()
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400; body %q", rec.Code, body)
+			}
+			if !strings.Contains(body, tc.want) {
+				t.Errorf("body %q lacks %q", body, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(body), "\n") != 0 {
+				t.Errorf("reason is not one line: %q", body)
+			}
+		})
+	}
+}
+
+func TestProbeMetricsAndDebug(t *testing.T) {
+	h, _ := newProbe(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	target := ln.Addr().String()
+
+	rec := get(t, h, "target="+target, nil)
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, body)
+	}
+	// Every class is present in the state set, exactly one is 1.
+	for _, c := range verdict.Classes {
+		want := `tcp_verdict{class="` + string(c.Class) + `"} 0`
+		if c.Class == verdict.ClosedByPeer {
+			want = `tcp_verdict{class="` + string(c.Class) + `"} 1`
+		}
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	for _, want := range []string{
+		`tcp_verdict_info{class="closed_by_peer",reason="fin",responder="127.0.0.1"} 1`,
+		`tcp_phase_duration_seconds{phase="resolve"}`,
+		`tcp_phase_duration_seconds{phase="connect"}`,
+		`tcp_phase_duration_seconds{phase="hold"}`,
+		"probe_success 0", "probe_duration_seconds", "probe_dns_lookup_time_seconds",
+		"probe_ip_protocol 4", "probe_ip_addr_hash", "probe_failed_due_to_regex 0",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "Trying") {
+		t.Error("transcript built without debug=true")
+	}
+
+	rec = get(t, h, "target="+target+"&debug=true", nil)
+	body = rec.Body.String()
+	for _, want := range []string{
+		"Trying 127.0.0.1 port", "Connected to 127.0.0.1.", "Connection closed by foreign host.",
+		"verdict   closed_by_peer (fin from 127.0.0.1", "meaning", "ask", "tcp_verdict_info{",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("debug output lacks %q:\n%s", want, body)
+		}
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Errorf("debug content type %q", ct)
+	}
+}
+
+func TestTimeoutFromScrapeHeader(t *testing.T) {
+	h, _ := newProbe(t)
+	h.TimeoutOffset = 500_000_000 // 0.5s
+	m, _ := h.Store.Get().Lookup("tcp")
+	cases := map[string]string{"": "2s", "10": "2s", "1": "500ms", "0.3": "300ms"}
+	for header, want := range cases {
+		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+		if header != "" {
+			req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", header)
+		}
+		got, err := h.timeout(req, m)
+		if err != nil || got.String() != want {
+			t.Errorf("header %q: timeout %s (%v), want %s", header, got, err, want)
+		}
+	}
+}
+
+func TestReloadKeepsOldConfigOnError(t *testing.T) {
+	h, path := newProbe(t)
+	reload := &Reload{Store: h.Store, Logger: h.Logger}
+
+	rec := httptest.NewRecorder()
+	reload.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/-/reload", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /-/reload: status %d, want 405", rec.Code)
+	}
+
+	if err := os.WriteFile(path, []byte("modules:\n  tcp:\n    prober: tcp\n    bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	reload.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), "field bogus not found") {
+		t.Fatalf("bad reload: status %d body %q", rec.Code, rec.Body.String())
+	}
+	if h.Store.LastReloadSuccessful() {
+		t.Error("reload gauge not cleared")
+	}
+	// The old config still serves: module web is still known (and refused as http).
+	if rec := get(t, h, "target=127.0.0.1:22&module=web", nil); !strings.Contains(rec.Body.String(), "prober http") {
+		t.Fatalf("old config lost: %q", rec.Body.String())
+	}
+
+	if err := os.WriteFile(path, []byte("modules:\n  other:\n    prober: tcp\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	reload.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))
+	if rec.Code != http.StatusOK || !h.Store.LastReloadSuccessful() {
+		t.Fatalf("good reload: status %d body %q", rec.Code, rec.Body.String())
+	}
+	if rec := get(t, h, "target=127.0.0.1:22&module=web", nil); !strings.Contains(rec.Body.String(), `unknown module "web"`) {
+		t.Fatalf("new config not applied: %q", rec.Body.String())
+	}
+}

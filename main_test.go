@@ -1,0 +1,180 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildBinary builds the exporter once for all the process tests.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "tve-main-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "tcp_verdict_exporter")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestConfigCheck(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yml")
+	bad := filepath.Join(dir, "bad.yml")
+	os.WriteFile(good, []byte("modules:\n  tcp:\n    prober: tcp\n"), 0o600)
+	os.WriteFile(bad, []byte("modules:\n  tcp:\n    prober: tcp\n    tcp:\n      hodl: 1s\n"), 0o600)
+
+	out, err := exec.Command(bin, "--config.file="+good, "--config.check").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "config is valid") {
+		t.Fatalf("good config: %v %s", err, out)
+	}
+	out, err = exec.Command(bin, "--config.check").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "embedded default config.yml: config is valid") {
+		t.Fatalf("embedded config: %v %s", err, out)
+	}
+	out, err = exec.Command(bin, "--config.file="+bad, "--config.check").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "line 5: field hodl not found") {
+		t.Fatalf("bad config: want a failure naming the key and line, got %v %s", err, out)
+	}
+}
+
+func TestServeReloadAndShutdown(t *testing.T) {
+	bin := buildBinary(t)
+	cfg := filepath.Join(t.TempDir(), "config.yml")
+	os.WriteFile(cfg, []byte("modules:\n  tcp:\n    prober: tcp\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n"), 0o600)
+	addr := freePort(t)
+	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		if resp, err := http.Get(base + "/-/healthy"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatal("exporter did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	if code, body := httpGet(t, base+"/"); code != 200 || !strings.Contains(body, `name="target"`) {
+		t.Errorf("landing page: %d, no probe form", code)
+	}
+	closed := freePort(t)
+	if code, body := httpGet(t, base+"/probe?target="+closed); code != 200 || !strings.Contains(body, `tcp_verdict{class="refused"} 1`) {
+		t.Errorf("probe of a closed port: %d\n%s", code, body)
+	}
+	code, body := httpGet(t, base+"/metrics")
+	for _, want := range []string{
+		`tcp_verdict_exporter_probes_total{class="refused",module="tcp"} 1`,
+		`tcp_verdict_exporter_probes_total{class="connected",module="tcp"} 0`,
+		"tcp_verdict_exporter_config_last_reload_successful 1",
+		"tcp_verdict_exporter_build_info{", "go_goroutines", "process_cpu_seconds_total",
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if code, _ := httpGet(t, base+"/debug/pprof/"); code == 200 {
+		t.Error("pprof served without --web.enable-pprof")
+	}
+
+	// A bad file on SIGHUP keeps the running config and clears the gauge.
+	os.WriteFile(cfg, []byte("modules: [oops\n"), 0o600)
+	cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		_, body = httpGet(t, base+"/metrics")
+		if strings.Contains(body, "tcp_verdict_exporter_config_last_reload_successful 0") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bad reload not reported on /metrics")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := httpGet(t, base+"/probe?target="+closed+"&module=tcp"); code != 200 {
+		t.Errorf("probe after a bad reload: status %d", code)
+	}
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no graceful exit after SIGTERM")
+	}
+}
+
+func TestBadFlagExitsNonZero(t *testing.T) {
+	bin := buildBinary(t)
+	out, err := exec.Command(bin, "--no-such-flag").CombinedOutput()
+	if err == nil {
+		t.Fatalf("unknown flag accepted: %s", out)
+	}
+	if !strings.Contains(string(out), "no-such-flag") {
+		t.Errorf("error does not name the flag: %s", out)
+	}
+}

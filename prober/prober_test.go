@@ -1,0 +1,362 @@
+package prober
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// serve starts a loopback listener whose accepted connections are handed
+// to handle; it is closed when the test ends.
+func serve(t *testing.T, network, addr string, handle func(*net.TCPConn)) string {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c.(*net.TCPConn))
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// keepOpen holds the connection until the peer goes away.
+func keepOpen(c *net.TCPConn) {
+	buf := make([]byte, 64)
+	for {
+		if _, err := c.Read(buf); err != nil {
+			c.Close()
+			return
+		}
+	}
+}
+
+func closedPort(t *testing.T, network, addr string) string {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ln.Addr().String()
+	ln.Close()
+	return a
+}
+
+func module(t *testing.T, yaml string) config.Module {
+	t.Helper()
+	c, err := config.Parse([]byte("modules:\n  m:\n    prober: tcp\n" + yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Modules["m"]
+}
+
+func probeTarget(t *testing.T, target string, m config.Module) Result {
+	t.Helper()
+	tg, err := ParseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Probe(context.Background(), tg, m, Options{Trace: true})
+	t.Logf("%s: %s\n%s", target, r.Summary(), r.TranscriptText())
+	return r
+}
+
+func TestLoopbackVerdicts(t *testing.T) {
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	banner := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
+		keepOpen(c)
+	})
+	fin := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	rst := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		c.SetLinger(0) // close with RST
+		c.Close()
+	})
+	denied := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		c.Write([]byte("Access denied\x07\r\n"))
+		c.Close()
+	})
+	lateClose := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		time.Sleep(100 * time.Millisecond)
+		c.Close()
+	})
+	refused := closedPort(t, "tcp4", "127.0.0.1:0")
+	silent6 := serve(t, "tcp6", "[::1]:0", keepOpen)
+	refused6 := closedPort(t, "tcp6", "[::1]:0")
+
+	hold := module(t, "    tcp:\n      hold: 300ms\n")
+	noHold := module(t, "    tcp:\n      hold: 0s\n")
+	cases := []struct {
+		name    string
+		target  string
+		m       config.Module
+		reason  verdict.Reason
+		success bool
+		banner  string
+	}{
+		{"silent listener stays connected", silent, hold, verdict.SynAck, true, ""},
+		{"banner and stays", banner, hold, verdict.SynAck, true, "SSH-2.0-OpenSSH_9.2"},
+		{"accept then FIN", fin, hold, verdict.Fin, false, ""},
+		{"accept then RST", rst, hold, verdict.Reset, false, ""},
+		{"banner then close", denied, hold, verdict.Fin, false, "Access denied\uFFFD"},
+		{"close after 100ms is seen within the hold", lateClose, hold, verdict.Fin, false, ""},
+		{"close after 100ms is not seen without hold", lateClose, noHold, verdict.SynAck, true, ""},
+		{"refused", refused, hold, verdict.ConnRefused, false, ""},
+		{"ipv6 connected", silent6, hold, verdict.SynAck, true, ""},
+		{"ipv6 refused", refused6, hold, verdict.ConnRefused, false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probeTarget(t, tc.target, tc.m)
+			if r.Reason != tc.reason || r.Class != tc.reason.Class() {
+				t.Fatalf("got %s/%s, want %s/%s (err %v)", r.Class, r.Reason, tc.reason.Class(), tc.reason, r.Err)
+			}
+			if r.Success != tc.success {
+				t.Errorf("success = %v, want %v", r.Success, tc.success)
+			}
+			host, _, _ := net.SplitHostPort(tc.target)
+			if r.Responder != netip.MustParseAddr(host) {
+				t.Errorf("responder = %v, want the target %s", r.Responder, host)
+			}
+			if r.Banner != tc.banner {
+				t.Errorf("banner = %q, want %q", r.Banner, tc.banner)
+			}
+			for _, ph := range []Phase{PhaseResolve, PhaseConnect, PhaseHold} {
+				if _, ok := r.PhaseDuration(ph); !ok {
+					t.Errorf("phase %s missing", ph)
+				}
+			}
+		})
+	}
+}
+
+func TestHoldTiming(t *testing.T) {
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	for _, hold := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
+		t.Run(hold.String(), func(t *testing.T) {
+			r := probeTarget(t, silent, module(t, fmt.Sprintf("    tcp:\n      hold: %s\n", hold)))
+			got, _ := r.PhaseDuration(PhaseHold)
+			if got < hold || got > hold+50*time.Millisecond {
+				t.Fatalf("hold phase took %s, want %s (+50ms)", got, hold)
+			}
+			if r.Class != verdict.Connected {
+				t.Fatalf("class %s", r.Class)
+			}
+		})
+	}
+}
+
+// The hold never outlives the probe's deadline.
+func TestHoldIsCutByDeadline(t *testing.T) {
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	m := module(t, "    tcp:\n      hold: 5s\n")
+	tg, _ := ParseTarget(silent)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r := Probe(ctx, tg, m, Options{})
+	if el := time.Since(start); el > 400*time.Millisecond {
+		t.Fatalf("probe took %s, deadline was 300ms", el)
+	}
+	if r.Class != verdict.Connected || !r.Success {
+		t.Fatalf("got %s success=%v", r.Summary(), r.Success)
+	}
+}
+
+func TestQueryResponse(t *testing.T) {
+	ssh := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"))
+		buf := make([]byte, 128)
+		n, _ := c.Read(buf)
+		if strings.HasPrefix(string(buf[:n]), "PONG 9.2p1") {
+			c.Write([]byte("OK\r\n"))
+		}
+		keepOpen(c)
+	})
+	deniedAfterBanner := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		c.Write([]byte("220 hello\r\n"))
+		c.Close()
+	})
+	cases := []struct {
+		name        string
+		target      string
+		yaml        string
+		class       verdict.Class
+		success     bool
+		failedRegex bool
+		labels      []ExpectLabel
+	}{
+		{"expect, labels, send and expect again", ssh,
+			"    tcp:\n      hold: 0s\n      query_response:\n        - expect: \"^SSH-2.0-OpenSSH_([^ ]+)(?: (.*))?$\"\n          labels:\n            - {name: ssh_version, value: \"${1}\"}\n          send: \"PONG ${1}\"\n        - expect: \"^OK\"\n",
+			verdict.Connected, true, false, []ExpectLabel{{"ssh_version", "9.2p1"}}},
+		{"expect_bytes", ssh, "    tcp:\n      hold: 0s\n      query_response:\n        - expect_bytes: \"OpenSSH\"\n", verdict.Connected, true, false, nil},
+		{"expect not met before timeout", ssh, "    timeout: 300ms\n    tcp:\n      hold: 0s\n      query_response:\n        - expect: \"^220\"\n", verdict.Connected, false, true, nil},
+		{"peer closes while we expect", deniedAfterBanner, "    tcp:\n      query_response:\n        - expect: \"^250\"\n", verdict.ClosedByPeer, false, true, nil},
+		{"expect met, then peer closes in the hold", deniedAfterBanner, "    tcp:\n      query_response:\n        - expect: \"^220\"\n", verdict.ClosedByPeer, false, false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probeTarget(t, tc.target, module(t, tc.yaml))
+			if r.Class != tc.class || r.Success != tc.success || r.FailedDueToRegex != tc.failedRegex {
+				t.Fatalf("got %s success=%v failedRegex=%v (%s), want %s %v %v", r.Class, r.Success, r.FailedDueToRegex, r.Failure, tc.class, tc.success, tc.failedRegex)
+			}
+			if fmt.Sprint(r.ExpectLabels) != fmt.Sprint(tc.labels) {
+				t.Errorf("labels = %v, want %v", r.ExpectLabels, tc.labels)
+			}
+			if _, ok := r.PhaseDuration(PhaseQuery); !ok {
+				t.Error("query phase missing")
+			}
+		})
+	}
+}
+
+func selfSignedTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+func TestTLS(t *testing.T) {
+	cfg := selfSignedTLS(t)
+	tlsServer := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		s := tls.Server(c, cfg)
+		if s.Handshake() == nil {
+			s.Write([]byte("+OK ready\r\n"))
+		}
+		keepOpen(c)
+	})
+	plain := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+
+	insecure := "    tcp:\n      hold: 100ms\n      tls: true\n      tls_config: {insecure_skip_verify: true}\n      query_response:\n        - expect: \"^\\\\+OK\"\n"
+	r := probeTarget(t, tlsServer, module(t, insecure))
+	if r.Class != verdict.Connected || !r.Success {
+		t.Fatalf("tls with insecure_skip_verify: %s success=%v failure=%q", r.Summary(), r.Success, r.Failure)
+	}
+	if _, ok := r.PhaseDuration(PhaseTLS); !ok {
+		t.Error("tls phase missing")
+	}
+	// An untrusted certificate: TCP is fine, the probe is not.
+	r = probeTarget(t, tlsServer, module(t, "    tcp:\n      tls: true\n"))
+	if r.Class != verdict.Connected || r.Success || !strings.Contains(r.Failure, "tls handshake") {
+		t.Fatalf("untrusted cert: %s success=%v failure=%q", r.Summary(), r.Success, r.Failure)
+	}
+	// A server that closes during the handshake closed the session.
+	r = probeTarget(t, plain, module(t, insecure))
+	if r.Class != verdict.ClosedByPeer || r.Success {
+		t.Fatalf("close during handshake: %s", r.Summary())
+	}
+}
+
+func TestBadSourceAddressIsLocalError(t *testing.T) {
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	// 192.0.2.0/24 is TEST-NET-1: no host here owns it, so bind() fails.
+	r := probeTarget(t, silent, module(t, "    tcp:\n      source_ip_address: 192.0.2.55\n"))
+	if r.Class != verdict.Error || r.Reason != verdict.LocalError {
+		t.Fatalf("got %s, want error/local-error", r.Summary())
+	}
+	if r.Responder.IsValid() {
+		t.Errorf("a local error has no responder, got %s", r.Responder)
+	}
+	r = probeTarget(t, silent, module(t, "    tcp:\n      source_ip_address: \"::1\"\n"))
+	if r.Class != verdict.Error {
+		t.Fatalf("family mismatch: got %s, want error", r.Summary())
+	}
+}
+
+func TestResolverFailureIsDNSError(t *testing.T) {
+	// A resolver that cannot reach any server: no query leaves the machine.
+	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return nil, errors.New("no DNS server in this test")
+	}}
+	tg, _ := ParseTarget("does-not-matter.test:22")
+	r := Probe(context.Background(), tg, module(t, ""), Options{Resolver: res})
+	if r.Class != verdict.DNSError {
+		t.Fatalf("got %s, want dns_error", r.Summary())
+	}
+}
+
+func TestLocalhostResolves(t *testing.T) {
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	_, port, _ := net.SplitHostPort(silent)
+	r := probeTarget(t, "localhost:"+port, module(t, "    tcp:\n      preferred_ip_protocol: ip4\n      hold: 0s\n"))
+	if r.Class != verdict.Connected || r.IPProtocol != 4 {
+		t.Fatalf("got %s ip%d", r.Summary(), r.IPProtocol)
+	}
+}
+
+// With the descriptor limit exhausted, socket() fails with EMFILE: that is
+// the exporter's problem and must never be reported as a network verdict.
+func TestOutOfDescriptorsIsLocalError(t *testing.T) {
+	if os.Getenv("TVE_EMFILE_CHILD") == "1" {
+		addr := os.Getenv("TVE_EMFILE_TARGET")
+		var lim syscall.Rlimit
+		syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim)
+		// Use up every descriptor below the limit, then probe.
+		lim.Cur = 64
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			fmt.Println("setrlimit:", err)
+			os.Exit(3)
+		}
+		var files []*os.File
+		for {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				break
+			}
+			files = append(files, f)
+		}
+		tg, _ := ParseTarget(addr)
+		r := Probe(context.Background(), tg, config.DefaultModule, Options{})
+		fmt.Printf("RESULT %s %s\n", r.Class, r.Reason)
+		os.Exit(0)
+	}
+	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOutOfDescriptorsIsLocalError$")
+	cmd.Env = append(os.Environ(), "TVE_EMFILE_CHILD=1", "TVE_EMFILE_TARGET="+silent)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child failed: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("RESULT %s %s", verdict.Error, verdict.LocalError)
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("child output %q lacks %q", out, want)
+	}
+}

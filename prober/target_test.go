@@ -1,0 +1,51 @@
+package prober
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseTarget(t *testing.T) {
+	good := map[string]string{
+		"127.0.0.1:22":          "127.0.0.1:22",
+		"[::1]:443":             "[::1]:443",
+		"localhost:9765":        "localhost:9765",
+		"db-1.example.com:5432": "db-1.example.com:5432",
+		"_srv.example.com.:53":  "_srv.example.com.:53",
+		"[fe80::1%eth0]:22":     "[fe80::1%eth0]:22",
+	}
+	for in, want := range good {
+		tg, err := ParseTarget(in)
+		if err != nil {
+			t.Errorf("ParseTarget(%q): %v", in, err)
+			continue
+		}
+		if tg.String() != want {
+			t.Errorf("ParseTarget(%q) = %s, want %s", in, tg, want)
+		}
+	}
+	bad := map[string]string{
+		"":                                 "target is missing",
+		"127.0.0.1":                        "has no port",
+		"example.com":                      "has no port",
+		"[::1]":                            "has no port",
+		"::1:22":                           "not host:port",
+		"127.0.0.1:0":                      "not a number from 1 to 65535",
+		"127.0.0.1:65536":                  "not a number from 1 to 65535",
+		"127.0.0.1:ssh":                    "not a number",
+		"127.0.0.1:-1":                     "not a number",
+		"tcp://host:22":                    "without a scheme",
+		"bad host:22":                      "not a valid name",
+		"-bad.example:22":                  "starts or ends with '-'",
+		"a..b:22":                          "not a valid name",
+		":22":                              "host is empty",
+		"h\x00st:22":                       "not a valid name",
+		strings.Repeat("a", 64) + ".com:1": "not a valid name",
+	}
+	for in, want := range bad {
+		_, err := ParseTarget(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseTarget(%q) error = %v, want it to contain %q", in, err, want)
+		}
+	}
+}
