@@ -1,0 +1,26 @@
+package verdict
+
+import (
+	"fmt"
+	"strings"
+)
+
+// MarkdownTable renders the taxonomy as the table README.md shows, so the
+// documentation is generated from this one place, never re-typed.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| class | telnet says | reason | kernel evidence | most likely | who fixes it | can also mean |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, c := range Classes {
+		for _, r := range Reasons {
+			if r.Class != c.Class {
+				continue
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s | %s |\n",
+				c.Class, c.Telnet, r.Reason, esc(r.Evidence), esc(r.Meaning), c.Owner, esc(r.Ambiguity))
+		}
+	}
+	return b.String()
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
