@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/check"
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
@@ -55,6 +56,12 @@ func run(args []string) int {
 	enablePprof := serveCmd.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Default("false").Bool()
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
 
+	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
+	checkModule := checkCmd.Flag("module", "Module to probe with.").Default(config.DefaultModuleName).String()
+	checkTimeout := checkCmd.Flag("timeout", "Probe timeout, e.g. 2s; the module's when 0.").Default("0s").Duration()
+	checkOutput := checkCmd.Flag("output", "Output format: text or json.").Default(check.OutputText).Enum(check.OutputText, check.OutputJSON)
+	checkTargets := checkCmd.Arg("target", "host:port to probe; several run concurrently.").Required().Strings()
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
@@ -78,6 +85,9 @@ func run(args []string) int {
 		}
 		offset := time.Duration(*timeoutOffset * float64(time.Second))
 		return serve(store, logger, webFlags, offset, *enablePprof)
+	case checkCmd.FullCommand():
+		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
+			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput})
 	}
 	return 2
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
 var (
@@ -176,5 +179,25 @@ func TestBadFlagExitsNonZero(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "no-such-flag") {
 		t.Errorf("error does not name the flag: %s", out)
+	}
+}
+
+// The check command is wired: a refused port exits with refused's code, bad
+// input with 2 and one line on stderr.
+func TestCheckCommand(t *testing.T) {
+	bin := buildBinary(t)
+	closed := freePort(t)
+	cmd := exec.Command(bin, "check", closed)
+	out, err := cmd.CombinedOutput()
+	var exitErr *exec.ExitError
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != verdict.Refused.Info().ExitCode {
+		t.Fatalf("check %s: %v, want exit %d\n%s", closed, err, verdict.Refused.Info().ExitCode, out)
+	}
+	if !strings.Contains(string(out), "verdict   refused (conn-refused") {
+		t.Errorf("no verdict block:\n%s", out)
+	}
+	out, err = exec.Command(bin, "check", "127.0.0.1").CombinedOutput()
+	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("check without a port: %v, want exit 2 and one line\n%s", err, out)
 	}
 }

@@ -207,9 +207,9 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 	p.res.ICMP = ev.ICMP
 	var responder netip.Addr
 	switch {
-	case ev.ICMP != nil && reason.Class() != verdict.Error:
+	case ev.ICMP != nil && !ev.ICMP.Local && reason.Class() != verdict.Error:
 		responder = ev.ICMP.Offender
-	case reason == verdict.ConnRefused:
+	case reason == verdict.ConnRefused, reason == verdict.Reset:
 		responder = addr.Addr()
 	}
 	p.verdict(reason, responder, fmt.Errorf("connecting to %s: %w", addrText(addr), err))

@@ -13,12 +13,21 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
+// KeyWidth is the width of the key column of the verdict block.
+const KeyWidth = 9
+
 // VerdictBlock writes the verdict, its evidence, the phase timings, what it
 // means and whom to ask, as aligned "key  value" lines.
 func VerdictBlock(w io.Writer, r *prober.Result) {
+	Rows(r, func(k, v string) { fmt.Fprintf(w, "%-*s %s\n", KeyWidth, k, v) })
+}
+
+// Rows calls row with each key and value of the verdict block, in order:
+// the block's content without its layout, for writers that style it (the
+// check command colours it on a terminal).
+func Rows(r *prober.Result, row func(key, value string)) {
 	ci := r.Class.Info()
 	ri := r.Reason.Info()
-	row := func(k, v string) { fmt.Fprintf(w, "%-9s %s\n", k, v) }
 	row("verdict", r.Summary())
 	row("evidence", ri.Evidence)
 	if r.ICMP != nil {

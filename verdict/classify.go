@@ -13,6 +13,10 @@ type ICMP struct {
 	Type     uint8
 	Code     uint8
 	Offender netip.Addr // the router or host that sent it
+	// Local: the offender is this host's own address, so this host's kernel
+	// made the ICMP (its ARP/NDP for the next hop failed, its OUTPUT chain
+	// rejected the SYN); no router said anything.
+	Local bool
 }
 
 func (i ICMP) String() string {
@@ -20,7 +24,11 @@ func (i ICMP) String() string {
 	if i.V6 {
 		v = "icmp6"
 	}
-	return fmt.Sprintf("%s type %d code %d from %s", v, i.Type, i.Code, i.Offender)
+	local := ""
+	if i.Local {
+		local = " (this host)"
+	}
+	return fmt.Sprintf("%s type %d code %d from %s%s", v, i.Type, i.Code, i.Offender, local)
 }
 
 // DialEvidence is what a failed or timed-out connect() left behind.
@@ -69,6 +77,17 @@ func FromICMP(i ICMP) (Reason, bool) {
 	return "", false
 }
 
+// localICMP maps an ICMP error that this host's own kernel sent to the
+// probing socket: a prohibition or port-unreachable comes from this host's
+// firewall, anything else means this host could not deliver the SYN (no
+// ARP/NDP answer from its next hop or an on-link target).
+func localICMP(r Reason) Reason {
+	if r.Class() == Firewall {
+		return LocalProhibited
+	}
+	return NoRoute
+}
+
 // ClassifyDial turns the evidence of a failed dial into a reason. The ICMP
 // message, when there is one, wins over errno: errno folds many ICMP codes
 // into one value (KERNEL-NOTES.md), and a timed-out dial may still have
@@ -79,6 +98,9 @@ func ClassifyDial(e DialEvidence) Reason {
 	}
 	if e.ICMP != nil {
 		if r, ok := FromICMP(*e.ICMP); ok {
+			if e.ICMP.Local {
+				return localICMP(r)
+			}
 			return r
 		}
 	}
@@ -88,6 +110,12 @@ func ClassifyDial(e DialEvidence) Reason {
 	switch e.Errno {
 	case syscall.ECONNREFUSED:
 		return ConnRefused
+	case syscall.ECONNRESET, syscall.EPIPE:
+		// The kernel gives these only to a socket past SYN_SENT (tcp_reset):
+		// the handshake completed and the peer reset the session before the
+		// dialler read SO_ERROR. Seen in the e2e lab with an accept-then-RST
+		// server on a fast path.
+		return Reset
 	case syscall.ETIMEDOUT:
 		return NoResponse
 	case syscall.EHOSTUNREACH, syscall.ENETUNREACH:

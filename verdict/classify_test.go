@@ -22,6 +22,8 @@ func TestClassifyDial(t *testing.T) {
 	}{
 		// A real RST leaves the queue empty.
 		{"rst", DialEvidence{Errno: syscall.ECONNREFUSED}, ConnRefused},
+		// Handshake done, then RST before the dialler read SO_ERROR.
+		{"reset during connect", DialEvidence{Errno: syscall.ECONNRESET}, Reset},
 		// REJECT's default: errno says refused, the queue says port unreachable.
 		{"v4 port unreachable", DialEvidence{Errno: syscall.ECONNREFUSED, ICMP: icmp4(3, 3)}, PortUnreach},
 		{"v6 port unreachable", DialEvidence{Errno: syscall.ECONNREFUSED, ICMP: icmp6(1, 4)}, PortUnreach},

@@ -1,0 +1,201 @@
+package check
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+)
+
+// Output formats.
+const (
+	OutputText = "text"
+	OutputJSON = "json"
+)
+
+// maxInFlight bounds the probes that run at once.
+const maxInFlight = 32
+
+const errPrefix = "tcp_verdict_exporter check: "
+
+// Options are one run of the command.
+type Options struct {
+	Targets []string // host:port, as typed
+	Module  string   // config.DefaultModuleName when empty
+
+	// Store supplies the modules. When nil, ConfigFile is loaded, or
+	// EmbeddedConfig when ConfigFile is empty.
+	Store          *config.Store
+	ConfigFile     string
+	EmbeddedConfig []byte
+
+	Timeout time.Duration // overrides the module's timeout when positive
+	Output  string        // OutputText (when empty) or OutputJSON
+
+	Stdout, Stderr io.Writer // io.Discard when nil
+	// IsTerminal says Stdout is a terminal: only then is a progress line
+	// drawn and, unless NoColor, the output coloured.
+	IsTerminal bool
+	NoColor    bool
+}
+
+// plan is validated input: nothing is probed until all of it is good.
+type plan struct {
+	targets    []prober.Target
+	module     config.Module
+	moduleName string
+}
+
+// Run probes every target concurrently, writes the report and returns the
+// exit status (see the package comment). Bad input writes one line to
+// Stderr and returns ExitBadInput without probing anything.
+func Run(ctx context.Context, o Options) int {
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	p, err := o.prepare()
+	if err != nil {
+		fmt.Fprintln(o.Stderr, errPrefix+strings.ReplaceAll(err.Error(), "\n", " "))
+		return ExitBadInput
+	}
+	if o.Output == OutputJSON {
+		results := probeAll(ctx, p, nil)
+		if ctx.Err() != nil {
+			return interrupted(o.Stderr)
+		}
+		if err := writeJSON(o.Stdout, p.moduleName, o.Targets, results); err != nil {
+			fmt.Fprintln(o.Stderr, errPrefix+"writing JSON: "+err.Error())
+		}
+		return ExitStatus(results)
+	}
+	t := newTextWriter(ctx, o)
+	results := probeAll(ctx, p, t.done)
+	t.finish()
+	if ctx.Err() != nil {
+		return interrupted(o.Stderr)
+	}
+	t.table(results)
+	return ExitStatus(results)
+}
+
+func interrupted(w io.Writer) int {
+	fmt.Fprintln(w, errPrefix+"interrupted")
+	return ExitInterrupted
+}
+
+// prepare validates every input before any probe runs.
+func (o *Options) prepare() (*plan, error) {
+	switch o.Output {
+	case "":
+		o.Output = OutputText
+	case OutputText, OutputJSON:
+	default:
+		return nil, fmt.Errorf("--output %q is not text or json", o.Output)
+	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("--timeout %s is negative", o.Timeout)
+	}
+	if len(o.Targets) == 0 {
+		return nil, errors.New("no target: give one or more host:port")
+	}
+	p := &plan{targets: make([]prober.Target, len(o.Targets))}
+	for i, s := range o.Targets {
+		if s == "" {
+			return nil, errors.New("a target is empty: give host:port")
+		}
+		t, err := prober.ParseTarget(s)
+		if err != nil {
+			return nil, err
+		}
+		p.targets[i] = t
+	}
+	store := o.Store
+	if store == nil {
+		var err error
+		if store, err = config.NewStore(o.ConfigFile, o.EmbeddedConfig); err != nil {
+			return nil, err
+		}
+	}
+	p.moduleName = o.Module
+	if p.moduleName == "" {
+		p.moduleName = config.DefaultModuleName
+	}
+	cfg := store.Get()
+	m, err := cfg.Lookup(p.moduleName)
+	if errors.Is(err, config.ErrUnknownModule) {
+		return nil, fmt.Errorf("%w (%s has: %s)", err, store.Source(), strings.Join(cfg.ModuleNames(), ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if o.Timeout > 0 {
+		m.Timeout = o.Timeout
+	}
+	p.module = m
+	return p, nil
+}
+
+// probeAll probes every target, at most maxInFlight at once, and returns the
+// results in the targets' order. done, when not nil, is called from this
+// goroutine with each result as it arrives, and with nil on every tick of a
+// second's tenth while probes run, so a progress line can move.
+func probeAll(ctx context.Context, p *plan, done func(i int, r *prober.Result)) []prober.Result {
+	type outcome struct {
+		i int
+		r prober.Result
+	}
+	results := make([]prober.Result, len(p.targets))
+	out := make(chan outcome)
+	slots := make(chan struct{}, maxInFlight)
+	for i, t := range p.targets {
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			out <- outcome{i, prober.Probe(ctx, t, p.module, prober.Options{Trace: true})}
+		}()
+	}
+	var tick <-chan time.Time
+	if done != nil {
+		ticker := time.NewTicker(100 * time.Millisecond)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	for range p.targets {
+	wait:
+		for {
+			select {
+			case o := <-out:
+				results[o.i] = o.r
+				if done != nil {
+					done(o.i, &results[o.i])
+				}
+				break wait
+			case <-tick:
+				done(-1, nil)
+			}
+		}
+	}
+	return results
+}
+
+// Main runs the command for a process: standard streams, terminal
+// detection, NO_COLOR and TERM=dumb, and Ctrl-C or SIGTERM to interrupt.
+func Main(o Options) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	o.Stdout, o.Stderr = os.Stdout, os.Stderr
+	o.IsTerminal = isTerminal(os.Stdout.Fd()) && os.Getenv("TERM") != "dumb"
+	o.NoColor = os.Getenv("NO_COLOR") != ""
+	return Run(ctx, o)
+}

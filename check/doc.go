@@ -1,0 +1,80 @@
+// Package check is the `tcp_verdict_exporter check` command: it runs the
+// same probes as /probe, with the same modules, for a person at a terminal
+// or a script, and prints what each answer means and whom to ask.
+//
+//	tcp_verdict_exporter check [--module M] [--timeout D] [--output=text|json] TARGET...
+//
+// # Text output
+//
+// For each target, in the order given, the telnet-style transcript then the
+// verdict block that /probe?debug=true also shows (package report): verdict,
+// evidence, phase timings, banner, what it means and whom to ask. Targets are
+// probed concurrently; on a terminal a progress line shows what is still
+// running. With several targets a one-line-per-target table ends the output.
+// Colour is used only on a terminal, and never when NO_COLOR is set (to any
+// non-empty value) or TERM is dumb.
+//
+// # JSON output
+//
+// --output=json writes one JSON object once every probe has finished. Field
+// names match the exporter's metric labels where a metric has the value
+// (class, reason, responder, phase, target). Every field is always present:
+// empty strings, zeros and nulls stand for "nothing". The schema is stable:
+// fields may be added, never renamed or removed (testdata/json_keys.golden
+// guards it).
+//
+//	{
+//	  "module":    string  module used ("tcp" by default)
+//	  "exit_code": int     the command's exit status (see below)
+//	  "results": [         one per target, in the order given
+//	    {
+//	      "target":              string  the target as given on the command line
+//	      "class":               string  tcp_verdict{class}: connected, closed_by_peer, ...
+//	      "reason":              string  tcp_verdict_info{reason}: syn-ack, fin, reset, conn-refused, ...
+//	      "responder":           string  tcp_verdict_info{responder}: who produced the evidence; "" if nobody answered
+//	      "success":             bool    probe_success: connected and every expectation met
+//	      "exit_code":           int     this target's own exit status
+//	      "address":             string  address dialled, ip:port; "" when the name did not resolve
+//	      "source":              string  this host's address used for the probe; "" when unknown
+//	      "ip_protocol":         int     probe_ip_protocol: 4 or 6; 0 when the name did not resolve
+//	      "duration_seconds":    number  probe_duration_seconds
+//	      "phases":              object  tcp_phase_duration_seconds: seconds per phase label
+//	                                     (resolve, connect, hold; tls and query when the module uses them)
+//	      "banner":              string  first line the peer sent, sanitised; ""
+//	      "failed_due_to_regex": bool    probe_failed_due_to_regex
+//	      "failure":             string  why success is false although the class is connected; ""
+//	      "expect_labels":       object  probe_expect_info labels, name to value; {}
+//	      "icmp":                object  the ICMP error behind the verdict, or null:
+//	                                     {"protocol": "icmp"|"icmp6", "type": int, "code": int, "offender": string}
+//	      "error":               string  the underlying error, for logs; "" when connected
+//	      "evidence":            string  what the kernel reported (the reason's evidence)
+//	      "meaning":             string  what that most likely means
+//	      "ambiguity":           string  what else the same evidence can mean; ""
+//	      "owner":               string  who fixes it, as a team name
+//	      "ask":                 string  whom to ask, and for what
+//	      "transcript":          [string] the telnet-style transcript, one line each
+//	    }
+//	  ]
+//	}
+//
+// # Exit status
+//
+// Each target gets a code; the command exits with the highest of them, which
+// is the failure furthest from the service (a name that does not resolve
+// hides whether a firewall is in the way, a firewall hides whether anything
+// listens). The class codes are defined once, in verdict.ClassInfo.ExitCode.
+//
+//	0    every target connected and met every expectation
+//	2    bad input: no target, no port, unknown module, unreadable or invalid
+//	     config, bad --timeout or --output; a one-line error on stderr, no probe runs
+//	3    connected, but an expectation failed (query_response, TLS)
+//	4    closed_by_peer
+//	5    refused
+//	6    firewall
+//	7    unreachable
+//	8    dns_error
+//	9    error (this host failed to make the probe)
+//	130  interrupted (Ctrl-C, SIGTERM)
+//
+// Exit status 1 is never used by the command itself.
+package check

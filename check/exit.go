@@ -1,0 +1,57 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// Exit statuses that are not a class; the classes' own codes are
+// verdict.ClassInfo.ExitCode.
+const (
+	ExitOK           = 0
+	ExitBadInput     = 2
+	ExitExpectFailed = 3
+	ExitInterrupted  = 130
+)
+
+// ExitCode is one result's exit status: 0 when it connected and met every
+// expectation, ExitExpectFailed when it connected but an expectation failed,
+// and its class's code otherwise.
+func ExitCode(r *prober.Result) int {
+	if r.Class == verdict.Connected {
+		if r.Success {
+			return ExitOK
+		}
+		return ExitExpectFailed
+	}
+	if code := r.Class.Info().ExitCode; code != 0 {
+		return code
+	}
+	return verdict.Error.Info().ExitCode // a class the taxonomy does not know
+}
+
+// ExitStatus is the command's exit status for several results: the highest
+// of their codes, the failure furthest from the service.
+func ExitStatus(results []prober.Result) int {
+	status := ExitOK
+	for i := range results {
+		status = max(status, ExitCode(&results[i]))
+	}
+	return status
+}
+
+// ExitStatusHelp lists the exit statuses in one paragraph, for --help.
+func ExitStatusHelp() string {
+	parts := []string{"0 all connected", fmt.Sprintf("%d bad input", ExitBadInput),
+		fmt.Sprintf("%d connected but an expectation failed", ExitExpectFailed)}
+	for _, ci := range verdict.Classes {
+		if ci.Class != verdict.Connected {
+			parts = append(parts, fmt.Sprintf("%d %s", ci.ExitCode, ci.Class))
+		}
+	}
+	return "Exit status: " + strings.Join(parts, ", ") +
+		fmt.Sprintf(", %d interrupted; with several targets, the highest.", ExitInterrupted)
+}

@@ -1,0 +1,206 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/report"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// SGR codes used on a terminal.
+const (
+	sgrBold    = "1"
+	sgrDim     = "2"
+	sgrRed     = "31"
+	sgrGreen   = "32"
+	sgrYellow  = "33"
+	sgrMagenta = "35"
+)
+
+// maxProgress bounds the progress line so that it never wraps on an
+// 80-column terminal: a wrapped line cannot be erased with \r.
+const maxProgress = 78
+
+// textWriter writes the text report: each target's block in the order given
+// as soon as it and those before it are done, a progress line meanwhile on a
+// terminal, then the summary table.
+type textWriter struct {
+	ctx      context.Context // once it is done, no block is written
+	w        io.Writer
+	colour   bool
+	progress bool
+	targets  []string
+	results  []*prober.Result
+	next     int // the next block to write
+	start    time.Time
+	drawn    bool // a progress line is on screen
+}
+
+func newTextWriter(ctx context.Context, o Options) *textWriter {
+	t := &textWriter{
+		ctx:      ctx,
+		w:        o.Stdout,
+		colour:   o.IsTerminal && !o.NoColor,
+		progress: o.IsTerminal,
+		targets:  o.Targets,
+		results:  make([]*prober.Result, len(o.Targets)),
+		start:    time.Now(),
+	}
+	t.drawProgress()
+	return t
+}
+
+// done takes a finished result (or, with i < 0, a tick of the clock).
+func (t *textWriter) done(i int, r *prober.Result) {
+	if i >= 0 {
+		t.results[i] = r
+	}
+	t.clearProgress()
+	if t.ctx.Err() != nil {
+		return // interrupted: a probe cut short has no verdict worth printing
+	}
+	for t.next < len(t.results) && t.results[t.next] != nil {
+		if t.next > 0 {
+			fmt.Fprintln(t.w)
+		}
+		t.block(t.results[t.next])
+		t.next++
+	}
+	t.drawProgress()
+}
+
+func (t *textWriter) finish() { t.clearProgress() }
+
+func (t *textWriter) paint(sgr, s string) string {
+	if !t.colour || s == "" {
+		return s
+	}
+	return "\x1b[" + sgr + "m" + s + "\x1b[0m"
+}
+
+// verdictColour is green for success, yellow for a connection that failed
+// an expectation, magenta for a failure of this host, red otherwise.
+func verdictColour(r *prober.Result) string {
+	switch {
+	case r.Success:
+		return sgrGreen
+	case r.Class == verdict.Connected:
+		return sgrYellow
+	case r.Class == verdict.Error:
+		return sgrMagenta
+	}
+	return sgrRed
+}
+
+// block writes the transcript, then the verdict block shared with
+// /probe?debug=true.
+func (t *textWriter) block(r *prober.Result) {
+	var b strings.Builder
+	b.WriteString(r.TranscriptText())
+	report.Rows(r, func(k, v string) {
+		key := fmt.Sprintf("%-*s", report.KeyWidth, k)
+		switch k {
+		case "verdict":
+			v = t.paint(sgrBold+";"+verdictColour(r), v)
+		case "ask":
+			v = t.paint(sgrBold, v)
+		}
+		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, key), v)
+	})
+	io.WriteString(t.w, b.String())
+}
+
+func (t *textWriter) drawProgress() {
+	if !t.progress || t.next >= len(t.results) {
+		return
+	}
+	done, first, waiting := 0, "", 0
+	for i, r := range t.results {
+		if r != nil {
+			done++
+			continue
+		}
+		if first == "" {
+			first = t.targets[i]
+		}
+		waiting++
+	}
+	line := fmt.Sprintf("checking: %d/%d done, %.1fs, waiting for %s",
+		done, len(t.results), time.Since(t.start).Seconds(), first)
+	if waiting > 1 {
+		line += fmt.Sprintf(" and %d more", waiting-1)
+	}
+	if utf8.RuneCountInString(line) > maxProgress {
+		line = string([]rune(line)[:maxProgress-1]) + "…"
+	}
+	fmt.Fprint(t.w, "\r\x1b[K"+t.paint(sgrDim, line))
+	t.drawn = true
+}
+
+func (t *textWriter) clearProgress() {
+	if t.drawn {
+		fmt.Fprint(t.w, "\r\x1b[K")
+		t.drawn = false
+	}
+}
+
+// table writes one line per target when there are several.
+func (t *textWriter) table(results []prober.Result) {
+	if len(results) < 2 {
+		return
+	}
+	rows := [][]string{{"TARGET", "VERDICT", "REASON", "RESPONDER", "TIME"}}
+	for i := range results {
+		r := &results[i]
+		v := string(r.Class)
+		if r.Class == verdict.Connected && !r.Success {
+			v += ", expectation failed"
+		}
+		responder := "-"
+		if r.Responder.IsValid() {
+			responder = r.Responder.String()
+		}
+		rows = append(rows, []string{t.targets[i], v, string(r.Reason), responder, duration(r.Duration)})
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for c, cell := range row {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
+	}
+	fmt.Fprintln(t.w)
+	for n, row := range rows {
+		var b strings.Builder
+		for c, cell := range row {
+			pad := ""
+			if c < len(row)-1 { // the last column is not padded
+				pad = strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
+			}
+			switch {
+			case n == 0:
+				cell = t.paint(sgrDim, cell)
+			case c == 1:
+				cell = t.paint(verdictColour(&results[n-1]), cell)
+			}
+			b.WriteString(cell + pad)
+		}
+		fmt.Fprintln(t.w, b.String())
+	}
+}
+
+// duration rounds as the verdict line does.
+func duration(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Microsecond).String()
+}
