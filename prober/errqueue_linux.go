@@ -61,7 +61,27 @@ func (q *errQueue) read() *verdict.ICMP {
 			}
 		}
 	}
+	if first != nil {
+		// An ICMP from the socket's own address was made by this host's
+		// kernel (e.g. its ARP/NDP failed): no router is the responder.
+		first.Local = first.Offender.IsValid() && first.Offender == q.localAddr()
+	}
 	return first
+}
+
+// localAddr is the socket's own address, as connect() bound it.
+func (q *errQueue) localAddr() netip.Addr {
+	sa, err := unix.Getsockname(q.fd)
+	if err != nil {
+		return netip.Addr{}
+	}
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(sa.Addr)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(sa.Addr).Unmap()
+	}
+	return netip.Addr{}
 }
 
 func (q *errQueue) close() {

@@ -193,6 +193,10 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 		return conn, true
 	}
 	ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), TimedOut: isTimeout(err), ICMP: q.read()}
+	if ev.ICMP != nil && ev.ICMP.Local && ev.ICMP.Offender == addr.Addr() {
+		// Probing one of our own addresses: the ICMP is the target's answer.
+		ev.ICMP.Local = false
+	}
 	var own *syscallError
 	var sysErr *os.SyscallError
 	switch {

@@ -58,6 +58,11 @@ func TestClassifyDial(t *testing.T) {
 		{"no ephemeral port", DialEvidence{Errno: syscall.EADDRNOTAVAIL}, LocalError},
 		{"ENOBUFS", DialEvidence{Errno: syscall.ENOBUFS}, LocalError},
 		{"unknown errno", DialEvidence{Errno: syscall.EINVAL}, LocalError},
+		// ICMP our own kernel sent: our ARP/NDP failed, or our OUTPUT rejects.
+		{"own host unreachable", DialEvidence{Errno: syscall.EHOSTUNREACH, ICMP: &ICMP{Type: 3, Code: 1, Local: true}}, NoRoute},
+		{"own v6 address unreachable", DialEvidence{Errno: syscall.EHOSTUNREACH, ICMP: &ICMP{V6: true, Type: 1, Code: 3, Local: true}}, NoRoute},
+		{"own reject rule, admin prohibited", DialEvidence{Errno: syscall.EHOSTUNREACH, ICMP: &ICMP{Type: 3, Code: 13, Local: true}}, LocalProhibited},
+		{"own reject rule, port unreachable", DialEvidence{Errno: syscall.ECONNREFUSED, ICMP: &ICMP{Type: 3, Code: 3, Local: true}}, LocalProhibited},
 		{"local failure with a stale ICMP", DialEvidence{Syscall: "bind", Errno: syscall.EADDRNOTAVAIL, ICMP: icmp4(3, 13)}, LocalError},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,321 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// buildExporter builds the exporter from the module under test into dir.
+func buildExporter(dir string) (string, error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return "", err
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil ||
+		!bytes.Contains(data, []byte("module github.com/tcp-verdict/tcp_verdict_exporter\n")) {
+		return "", fmt.Errorf("%s is not the exporter's module root", root)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // sudo may drop PATH
+	}
+	bin := filepath.Join(dir, "tcp_verdict_exporter")
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// spawnThread is one OS thread, locked and never moved to a namespace, that
+// starts the exporter processes. PR_SET_PDEATHSIG fires when the *thread*
+// that forked a child ends, and Go ends the threads inNS used; a child
+// forked here is killed only when the test process itself dies.
+var spawnThread = func() chan func() {
+	ch := make(chan func())
+	go func() {
+		runtime.LockOSThread()
+		for f := range ch {
+			f()
+		}
+	}()
+	return ch
+}()
+
+// exporter is one exporter process running in a namespace.
+type exporter struct {
+	ns     string
+	addr   string // listen address inside ns
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	client *http.Client
+	done   chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startExporter runs bin in ns (`ip netns exec`, so that the namespace's
+// /etc/netns resolv.conf applies), optionally under `prlimit --nofile`, and
+// waits until it answers. Its removal (by PID) is registered for teardown.
+func startExporter(ns, bin, configFile, listen string, nofile int) (*exporter, error) {
+	return startExporterWithin(ns, bin, configFile, listen, nofile, 10*time.Second)
+}
+
+// startExporterWithin is startExporter with a bound on the wait; an
+// exporter that does not answer in time is stopped.
+func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait time.Duration) (*exporter, error) {
+	args := []string{"netns", "exec", ns}
+	if nofile > 0 {
+		args = append(args, "prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile))
+	}
+	args = append(args, bin, "--config.file="+configFile, "--web.listen-address="+listen, "--log.level=debug")
+	e := &exporter{ns: ns, addr: listen, log: &syncBuffer{}, done: make(chan struct{})}
+	e.cmd = exec.Command("ip", args...)
+	// Go's own resolver reads the namespace's resolv.conf and nothing else:
+	// no query can go to a resolver daemon of the host.
+	e.cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
+	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	ran := make(chan struct{})
+	spawnThread <- func() { err = e.cmd.Start(); close(ran) }
+	<-ran
+	if err != nil {
+		return nil, err
+	}
+	pid := e.cmd.Process.Pid
+	go func() { e.cmd.Wait(); close(e.done) }()
+	cleanup.add(fmt.Sprintf("stopping exporter PID %d", pid), e.stop)
+
+	e.client = &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DisableKeepAlives: true,
+			Proxy:             nil, // never a proxy: the exporter is inside ns
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				var c net.Conn
+				err := inNS(ns, func() error {
+					var d net.Dialer
+					var err error
+					c, err = d.DialContext(ctx, network, addr)
+					return err
+				})
+				return c, err
+			},
+		},
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		select {
+		case <-e.done:
+			return nil, fmt.Errorf("exporter exited at start (%v): %s", e.cmd.ProcessState, e.log)
+		default:
+		}
+		resp, err := e.get(context.Background(), "/-/healthy", 200*time.Millisecond)
+		if err == nil && resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			return e, nil
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if time.Now().After(deadline) {
+			e.stop()
+			return nil, fmt.Errorf("exporter not ready after %s (%v):\n%s", wait, err, e.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (e *exporter) get(ctx context.Context, path string, timeout time.Duration) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.addr+path, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	// As Prometheus asks; 10s is above every module's timeout, so the
+	// module's timeout governs.
+	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "10")
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := e.client.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error { defer c.cancel(); return c.ReadCloser.Close() }
+
+// stop ends the process by its PID: SIGTERM, then SIGKILL.
+func (e *exporter) stop() error {
+	select {
+	case <-e.done:
+		return nil
+	default:
+	}
+	e.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-e.done:
+	case <-time.After(3 * time.Second):
+		e.cmd.Process.Kill()
+		<-e.done
+	}
+	return nil
+}
+
+// openFiles lists the process's open descriptors.
+func (e *exporter) openFiles() ([]string, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", e.cmd.Process.Pid)
+	ents, err := os.ReadDir(dir)
+	var files []string
+	for _, ent := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, ent.Name()))
+		files = append(files, ent.Name()+"→"+target)
+	}
+	return files, err
+}
+
+// probeResult is what one /probe answer said.
+type probeResult struct {
+	target, module string
+	body           string
+	err            error
+
+	classesSet []string // classes whose tcp_verdict is 1
+	class      string   // from tcp_verdict_info
+	reason     string
+	responder  string
+	success    float64
+	duration   float64
+	phases     map[string]float64
+}
+
+// probe asks the exporter for /probe?target=...&module=..., as Prometheus does.
+func (e *exporter) probe(target, module string) probeResult {
+	r := probeResult{target: target, module: module}
+	r.body, r.err = e.fetchProbe(target, module, false)
+	if r.err == nil {
+		r.err = r.parse()
+	}
+	return r
+}
+
+// debugProbe asks the same with debug=true: the telnet transcript and the
+// evidence, for failure messages and the README table.
+func (e *exporter) debugProbe(target, module string) string {
+	body, err := e.fetchProbe(target, module, true)
+	if err != nil {
+		return fmt.Sprintf("(debug probe failed: %v)", err)
+	}
+	return body
+}
+
+func (e *exporter) fetchProbe(target, module string, debug bool) (string, error) {
+	q := url.Values{"target": {target}, "module": {module}}
+	if debug {
+		q.Set("debug", "true")
+	}
+	resp, err := e.get(context.Background(), "/probe?"+q.Encode(), 20*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return string(body), fmt.Errorf("HTTP %s: %s", resp.Status, body)
+	}
+	return string(body), nil
+}
+
+func (r *probeResult) parse() error {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(strings.NewReader(r.body))
+	if err != nil {
+		return fmt.Errorf("parsing the metrics: %w", err)
+	}
+	label := func(m *dto.Metric, name string) string {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == name {
+				return l.GetValue()
+			}
+		}
+		return ""
+	}
+	one := func(name string) (*dto.Metric, error) {
+		mf := mfs[name]
+		if mf == nil || len(mf.GetMetric()) != 1 {
+			return nil, fmt.Errorf("want exactly one %s series", name)
+		}
+		return mf.GetMetric()[0], nil
+	}
+	for _, m := range mfs["tcp_verdict"].GetMetric() {
+		if m.GetGauge().GetValue() == 1 {
+			r.classesSet = append(r.classesSet, label(m, "class"))
+		}
+	}
+	info, err := one("tcp_verdict_info")
+	if err != nil {
+		return err
+	}
+	r.class, r.reason, r.responder = label(info, "class"), label(info, "reason"), label(info, "responder")
+	m, err := one("probe_success")
+	if err != nil {
+		return err
+	}
+	r.success = m.GetGauge().GetValue()
+	if m, err = one("probe_duration_seconds"); err != nil {
+		return err
+	}
+	r.duration = m.GetGauge().GetValue()
+	r.phases = map[string]float64{}
+	for _, m := range mfs["tcp_phase_duration_seconds"].GetMetric() {
+		r.phases[label(m, "phase")] = m.GetGauge().GetValue()
+	}
+	return nil
+}

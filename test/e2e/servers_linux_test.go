@@ -1,0 +1,248 @@
+//go:build linux
+
+package e2e
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
+)
+
+// servers are the lab's TCP and DNS servers. Their sockets are created
+// inside a namespace; accept loops and handlers run on ordinary goroutines.
+type servers struct {
+	mu      sync.Mutex
+	closers []interface{ Close() error }
+	wg      sync.WaitGroup
+}
+
+func (s *servers) keep(c interface{ Close() error }) {
+	s.mu.Lock()
+	s.closers = append(s.closers, c)
+	s.mu.Unlock()
+}
+
+// Close closes every listener and every connection still held.
+func (s *servers) Close() error {
+	s.mu.Lock()
+	cs := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// serverBehaviour is what a listener does with each connection it accepts.
+type serverBehaviour func(s *servers, c *net.TCPConn)
+
+var (
+	// silent accepts and stays silent: telnet shows "Connected".
+	silent serverBehaviour = func(s *servers, c *net.TCPConn) { s.keep(c) }
+	// banner sends a greeting and keeps the session open.
+	banner serverBehaviour = func(s *servers, c *net.TCPConn) {
+		c.Write([]byte("SSH-2.0-tve_lab\r\n"))
+		s.keep(c)
+	}
+	// closeFIN closes at once: a FIN.
+	closeFIN serverBehaviour = func(_ *servers, c *net.TCPConn) { c.Close() }
+	// closeRST closes with SO_LINGER 0: a RST.
+	closeRST serverBehaviour = func(_ *servers, c *net.TCPConn) {
+		c.SetLinger(0)
+		c.Close()
+	}
+	// accessDenied says so, then closes (FIN), as tcpwrappers-style services do.
+	accessDenied serverBehaviour = func(_ *servers, c *net.TCPConn) {
+		c.Write([]byte("Access denied\r\n"))
+		c.Close()
+	}
+)
+
+// listen starts a dual-stack listener on port in ns.
+func (s *servers) listen(ns string, port int, behave serverBehaviour) error {
+	var ln *net.TCPListener
+	err := inNS(ns, func() error {
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{Port: port})
+		ln = l
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("listening on port %d in %s: %w", port, ns, err)
+	}
+	s.keep(ln)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			behave(s, c)
+		}
+	}()
+	return nil
+}
+
+// fdCloser closes a raw descriptor.
+type fdCloser int
+
+func (fd fdCloser) Close() error { return unix.Close(int(fd)) }
+
+// listenFullBacklog makes a dual-stack listener on port in ns that never
+// accepts, with an accept backlog of 1, and fills its accept queue from
+// inside ns (connecting to fill): from then on the kernel drops every SYN
+// to the port (ListenOverflows), exactly like a firewall that drops.
+func (s *servers) listenFullBacklog(ns string, port int, fill netip.Addr) error {
+	return inNS(ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.keep(fdCloser(fd))
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, &unix.SockaddrInet6{Port: port}); err != nil {
+			return err
+		}
+		if err := unix.Listen(fd, 1); err != nil {
+			return err
+		}
+		target := netip.AddrPortFrom(fill, uint16(port)).String()
+		for range 8 {
+			info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+			if err != nil {
+				return err
+			}
+			// For a listener, tcpi_unacked is the accept queue's length and
+			// tcpi_sacked its limit; the queue is full beyond the limit.
+			if info.Unacked > info.Sacked {
+				return nil
+			}
+			c, err := net.DialTimeout("tcp", target, 500*time.Millisecond)
+			if err != nil {
+				return fmt.Errorf("filling the backlog of port %d: %w", port, err)
+			}
+			s.keep(c)
+			time.Sleep(10 * time.Millisecond) // let the final ACK reach the queue
+		}
+		return fmt.Errorf("the accept queue of port %d does not fill", port)
+	})
+}
+
+// dnsZone answers the lab's names. A name is matched by its leading labels,
+// so that the resolver's search-list variants get the same answer.
+type dnsZone struct {
+	a, aaaa map[string]netip.Addr // name (lower case, rooted) → address
+	silent  map[string]bool       // names never answered: the resolver times out
+	queries sync.Map              // name → *atomic.Int64: queries seen
+}
+
+func (z *dnsZone) lookup(name string) (a, aaaa netip.Addr, known, silent bool) {
+	for n := range z.silent {
+		if strings.HasPrefix(name, n) {
+			return netip.Addr{}, netip.Addr{}, false, true
+		}
+	}
+	for n, ip := range z.a {
+		if strings.HasPrefix(name, n) {
+			a, known = ip, true
+		}
+	}
+	for n, ip := range z.aaaa {
+		if strings.HasPrefix(name, n) {
+			aaaa, known = ip, true
+		}
+	}
+	return a, aaaa, known, false
+}
+
+// serveDNS answers UDP queries on addr (inside ns) from zone.
+func (s *servers) serveDNS(ns string, addr netip.AddrPort, zone *dnsZone) error {
+	var conn *net.UDPConn
+	err := inNS(ns, func() error {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
+		conn = c
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("DNS server on %s in %s: %w", addr, ns, err)
+	}
+	s.keep(conn)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		buf := make([]byte, 4096)
+		for {
+			n, peer, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			if resp, ok := zone.answer(buf[:n]); ok {
+				conn.WriteToUDPAddrPort(resp, peer)
+			}
+		}
+	}()
+	return nil
+}
+
+func (z *dnsZone) answer(query []byte) ([]byte, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(query)
+	if err != nil {
+		return nil, false
+	}
+	q, err := p.Question()
+	if err != nil {
+		return nil, false
+	}
+	name := strings.ToLower(q.Name.String())
+	cnt, _ := z.queries.LoadOrStore(name, new(atomic.Int64))
+	cnt.(*atomic.Int64).Add(1)
+	a, aaaa, known, silent := z.lookup(name)
+	if silent {
+		return nil, false
+	}
+	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true,
+		RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
+	if !known {
+		rh.RCode = dnsmessage.RCodeNameError
+	}
+	b := dnsmessage.NewBuilder(nil, rh)
+	b.EnableCompression()
+	if err := b.StartQuestions(); err != nil {
+		return nil, false
+	}
+	if err := b.Question(q); err != nil {
+		return nil, false
+	}
+	if err := b.StartAnswers(); err != nil {
+		return nil, false
+	}
+	rrh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 5}
+	switch {
+	case q.Type == dnsmessage.TypeA && a.IsValid():
+		err = b.AResource(rrh, dnsmessage.AResource{A: a.As4()})
+	case q.Type == dnsmessage.TypeAAAA && aaaa.IsValid():
+		err = b.AAAAResource(rrh, dnsmessage.AAAAResource{AAAA: aaaa.As16()})
+	}
+	if err != nil {
+		return nil, false
+	}
+	msg, err := b.Finish()
+	return msg, err == nil
+}
