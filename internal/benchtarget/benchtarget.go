@@ -9,24 +9,30 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
+
+// holdLimit bounds how long Hold waits for a dialler to close.
+const holdLimit = 2 * time.Second
 
 // Mode is how the target ends an accepted connection.
 type Mode string
 
 const (
-	// Reset closes with SO_LINGER 0: the peer gets an RST and neither side
-	// keeps a TIME_WAIT socket, so millions of dials never run out of
-	// ephemeral ports. The dialling side (bare dial or probe) is unchanged.
-	Reset Mode = "rst"
-	// Close closes normally (FIN). Whichever side closes first keeps a
-	// TIME_WAIT socket for 60 s; on loopback, net.ipv4.tcp_tw_reuse=2 (the
-	// default) lets the dialler reuse them after a second.
-	Close Mode = "close"
-	// Hold reads until the dialler closes, then closes: the dialler always
-	// closes first and keeps the TIME_WAIT socket, as against a real
-	// service that waits for its client.
+	// Hold waits for the dialler to close (as a real service waits for its
+	// client), then closes with SO_LINGER 0. The dialler sees an ordinary
+	// session and closes first with a FIN; the RST that answers it leaves
+	// neither side a TIME_WAIT socket, so millions of dials never run out
+	// of ephemeral ports. The default.
 	Hold Mode = "hold"
+	// Close closes at once with a FIN. Whichever side closes first keeps a
+	// TIME_WAIT socket for 60 s (on loopback, net.ipv4.tcp_tw_reuse=2, the
+	// default, lets the dialler reuse them after a second).
+	Close Mode = "close"
+	// Reset closes at once with an RST. It races the dialler's connect():
+	// a dialler that checks SO_ERROR after the RST sees ECONNRESET, so it
+	// is for testing that case, not for measuring.
+	Reset Mode = "rst"
 )
 
 // ParseMode checks a mode name.
@@ -95,7 +101,13 @@ func (t *Target) serve() {
 			t.wg.Add(1)
 			go func() {
 				defer t.wg.Done()
+				// Bounded, so that a dialler that never closes cannot
+				// keep Close waiting.
+				_ = c.SetReadDeadline(time.Now().Add(holdLimit))
 				_, _ = io.Copy(io.Discard, c)
+				if tc, ok := c.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0)
+				}
 				c.Close()
 			}()
 		}

@@ -6,15 +6,15 @@ import (
 	"fmt"
 	"sync/atomic"
 	"syscall"
+	"time"
+	"unsafe"
 )
 
-// linger0 makes close() send an RST and keep no TIME_WAIT socket. It is a
-// package variable so that passing its address never allocates.
-var linger0 = syscall.Linger{Onoff: 1, Linger: 0}
-
-// quiet is a Reset-mode target whose accept loop makes raw system calls
-// and no Go allocations, so that a benchmark's allocs/op count only the
-// dialling side.
+// quiet is a Hold-mode target whose accept loop makes raw system calls and
+// no Go allocations, so that a benchmark's allocs/op count only the
+// dialling side. It serves one connection at a time, which is enough:
+// the kernel completes the handshake before accept, and a dialler closes
+// right after connecting.
 type quiet struct {
 	fd      int
 	addr    string
@@ -22,9 +22,10 @@ type quiet struct {
 	done    chan struct{}
 }
 
-// ListenQuiet listens on 127.0.0.1 (a free port) and ends every accepted
-// connection with an RST, like Listen(addr, Reset), but allocation-free on
-// the accept side. Benchmarks use it; the load test's target uses Listen.
+// ListenQuiet listens on 127.0.0.1 (a free port) and serves like
+// Listen(addr, Hold): it waits for the dialler's FIN, then closes with an
+// RST, so no TIME_WAIT socket is left. Its accept loop allocates nothing.
+// Benchmarks use it; the load test's separate target process uses Listen.
 func ListenQuiet() (Server, error) {
 	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -34,8 +35,26 @@ func ListenQuiet() (Server, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("%s: %w", call, err)
 	}
-	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
-		return fail("setsockopt", err)
+	// Accepted sockets inherit SO_LINGER and SO_RCVTIMEO from the listener:
+	// every close is an RST, and every blocking call (accept included)
+	// returns within holdLimit, so Close never waits long.
+	opts := []struct {
+		name string
+		set  func() error
+	}{
+		{"SO_REUSEADDR", func() error { return syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1) }},
+		{"SO_LINGER", func() error {
+			return syscall.SetsockoptLinger(fd, syscall.SOL_SOCKET, syscall.SO_LINGER, &syscall.Linger{Onoff: 1})
+		}},
+		{"SO_RCVTIMEO", func() error {
+			tv := syscall.NsecToTimeval(int64(holdLimit / 4))
+			return syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv)
+		}},
+	}
+	for _, o := range opts {
+		if err := o.set(); err != nil {
+			return fail("setsockopt "+o.name, err)
+		}
 	}
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		return fail("bind", err)
@@ -58,24 +77,33 @@ func ListenQuiet() (Server, error) {
 
 func (q *quiet) Addr() string { return q.addr }
 
+// discard receives what diallers send; only the loop goroutine uses it.
+var discard [512]byte
+
 func (q *quiet) serve() {
 	defer close(q.done)
-	for {
-		// A blocking accept4 with no address buffer: nothing to allocate.
+	for !q.closing.Load() {
+		// Blocking calls with no address buffer: nothing to allocate.
 		nfd, _, errno := syscall.Syscall6(syscall.SYS_ACCEPT4, uintptr(q.fd), 0, 0, syscall.SOCK_CLOEXEC, 0, 0)
 		if errno != 0 {
-			if q.closing.Load() {
-				return
-			}
-			continue // EINTR, ECONNABORTED, EMFILE...: keep serving
+			continue // EAGAIN (the timeout), EINTR, ECONNABORTED, EMFILE...
 		}
-		_ = syscall.SetsockoptLinger(int(nfd), syscall.SOL_SOCKET, syscall.SO_LINGER, &linger0)
-		syscall.Close(int(nfd))
+		deadline := time.Now().Add(holdLimit)
+		for time.Now().Before(deadline) {
+			n, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, nfd, uintptr(unsafe.Pointer(&discard[0])), uintptr(len(discard)), 0, 0, 0)
+			if errno == syscall.EINTR || errno == syscall.EAGAIN && !q.closing.Load() {
+				continue
+			}
+			if errno != 0 || n == 0 {
+				break // EOF: the dialler closed
+			}
+		}
+		syscall.Close(int(nfd)) // an RST, by the inherited SO_LINGER 0
 	}
 }
 
-// Close wakes the blocked accept (shutdown does on Linux), waits for the
-// loop to end and closes the socket.
+// Close stops the loop (shutdown wakes a blocked accept on Linux; the
+// receive timeout bounds the rest) and closes the socket.
 func (q *quiet) Close() error {
 	if q.closing.Swap(true) {
 		return nil

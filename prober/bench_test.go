@@ -1,0 +1,224 @@
+package prober_test
+
+// Benchmarks of one probe against a loopback listener, beside the baseline
+// the issue asks for: a bare net.Dial + Close to the same listener, in the
+// same run. scripts/bench.sh runs them and prints the ratios.
+//
+// The listener (benchtarget.ListenQuiet) accepts in a loop and closes each
+// connection with SO_LINGER 0, so neither side keeps TIME_WAIT sockets and
+// a long run never exhausts ephemeral ports; the dialling side is exactly
+// what the prober (or the bare baseline) does. Its accept loop allocates
+// nothing, so allocs/op are the dialling side's alone. cpu-ns/op is the
+// whole process's CPU time per operation (dialler, listener and GC).
+
+import (
+	"context"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// benchModule is the shipped config.yml's tcp_connect module (hold: 0s).
+func benchModule(b *testing.B) config.Module {
+	b.Helper()
+	data, err := os.ReadFile("../config.yml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := config.Parse(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := cfg.Lookup("tcp_connect")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if m.TCP.Hold != 0 {
+		b.Fatalf("module tcp_connect has hold %s; the benchmark needs 0s", m.TCP.Hold)
+	}
+	return m
+}
+
+// benchListener starts the loopback target and returns its address.
+func benchListener(b *testing.B) string {
+	b.Helper()
+	srv, err := benchtarget.ListenQuiet()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	return srv.Addr()
+}
+
+func benchTarget(b *testing.B, addr string) prober.Target {
+	b.Helper()
+	t, err := prober.ParseTarget(addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+// bareDial is the baseline: what `telnet host port` followed by quit costs.
+func bareDial(addr string) error {
+	c, err := net.Dial("tcp4", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+func probeOnce(b *testing.B, t prober.Target, m config.Module, opts prober.Options) {
+	res := prober.Probe(context.Background(), t, m, opts)
+	if res.Class != verdict.Connected || !res.Success {
+		b.Fatalf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
+	}
+}
+
+// cpuMeter reports the process's CPU time per operation.
+type cpuMeter struct{ start time.Duration }
+
+func startCPU(b *testing.B) cpuMeter {
+	b.ReportAllocs()
+	return cpuMeter{benchtarget.ProcessCPU()}
+}
+
+func (c cpuMeter) report(b *testing.B) {
+	if b.N > 0 {
+		b.ReportMetric(float64(benchtarget.ProcessCPU()-c.start)/float64(b.N), "cpu-ns/op")
+	}
+}
+
+func BenchmarkBareDial(b *testing.B) {
+	addr := benchListener(b)
+	cpu := startCPU(b)
+	for b.Loop() {
+		if err := bareDial(addr); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cpu.report(b)
+}
+
+func BenchmarkProbe(b *testing.B) {
+	m := benchModule(b)
+	t := benchTarget(b, benchListener(b))
+	cpu := startCPU(b)
+	for b.Loop() {
+		probeOnce(b, t, m, prober.Options{})
+	}
+	cpu.report(b)
+}
+
+// BenchmarkProbeTrace is the debug=true path: the transcript is built.
+func BenchmarkProbeTrace(b *testing.B) {
+	m := benchModule(b)
+	t := benchTarget(b, benchListener(b))
+	cpu := startCPU(b)
+	for b.Loop() {
+		probeOnce(b, t, m, prober.Options{Trace: true})
+	}
+	cpu.report(b)
+}
+
+// BenchmarkProbeVsBareDial interleaves one bare dial and one probe per
+// iteration (alternating which goes first) and times each, so that both
+// figures come from the same moments and the ratio is immune to drift.
+// rate-vs-bare is bare ns / probe ns: the probe rate as a fraction of the
+// bare-dial rate (target ≥ 0.5).
+func BenchmarkProbeVsBareDial(b *testing.B) {
+	m := benchModule(b)
+	addr := benchListener(b)
+	t := benchTarget(b, addr)
+	var bare, probe time.Duration
+	dial := func() {
+		start := time.Now()
+		if err := bareDial(addr); err != nil {
+			b.Fatal(err)
+		}
+		bare += time.Since(start)
+	}
+	run := func() {
+		start := time.Now()
+		probeOnce(b, t, m, prober.Options{})
+		probe += time.Since(start)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%2 == 0 {
+			dial()
+			run()
+		} else {
+			run()
+			dial()
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(bare)/n, "bare-ns/op")
+	b.ReportMetric(float64(probe)/n, "probe-ns/op")
+	b.ReportMetric(float64(bare)/float64(probe), "rate-vs-bare")
+}
+
+// The parallel pair measures throughput with 8 goroutines per CPU, as the
+// load test does with many concurrent scrapes.
+const benchParallelism = 8
+
+func BenchmarkBareDialParallel(b *testing.B) {
+	addr := benchListener(b)
+	cpu := startCPU(b)
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := bareDial(addr); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	cpu.report(b)
+}
+
+func BenchmarkProbeParallel(b *testing.B) {
+	m := benchModule(b)
+	t := benchTarget(b, benchListener(b))
+	cpu := startCPU(b)
+	b.SetParallelism(benchParallelism)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			res := prober.Probe(context.Background(), t, m, prober.Options{})
+			if res.Class != verdict.Connected {
+				b.Errorf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
+				return
+			}
+		}
+	})
+	cpu.report(b)
+}
+
+// TestProbeBuildsNoTranscript guards the issue's rule: without Trace (that
+// is, without debug=true) a probe builds no transcript.
+func TestProbeBuildsNoTranscript(t *testing.T) {
+	srv, err := benchtarget.ListenQuiet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	target, err := prober.ParseTarget(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := config.DefaultModule
+	m.TCP.IPProtocol, m.TCP.Hold, m.Timeout = "ip4", 0, 5*time.Second
+	if res := prober.Probe(context.Background(), target, m, prober.Options{}); res.Class != verdict.Connected || res.Transcript != nil {
+		t.Errorf("without Trace: %s (%v), transcript %q; want connected and no transcript", res.Summary(), res.Err, res.TranscriptText())
+	}
+	if res := prober.Probe(context.Background(), target, m, prober.Options{Trace: true}); len(res.Transcript) == 0 {
+		t.Errorf("with Trace: no transcript")
+	}
+}
