@@ -330,6 +330,12 @@ func syntheticJSON(t *testing.T) string {
 		Banner:       "banner",
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "9.2"}},
 		Transcript:   []prober.Line{{Text: "Trying 198.51.100.7 port 443..."}},
+		Hops: []prober.Hop{
+			{TTL: 1, Addr: netip.MustParseAddr("192.0.2.1"), RTT: time.Millisecond, Reason: verdict.TimeExceeded,
+				ICMP: &verdict.ICMP{Type: 11, Offender: netip.MustParseAddr("192.0.2.1")}},
+			{TTL: 2, Addr: netip.MustParseAddr("192.0.2.1"), RTT: time.Millisecond, Reason: verdict.AdminProhibited,
+				ICMP: &verdict.ICMP{Type: 3, Code: 13, Offender: netip.MustParseAddr("192.0.2.1")}},
+		},
 	}
 	var b bytes.Buffer
 	if err := writeJSON(&b, "tcp", []string{"198.51.100.7:443"}, []prober.Result{r}); err != nil {

@@ -8,7 +8,9 @@
 //
 // For each target, in the order given, the telnet-style transcript then the
 // verdict block that /probe?debug=true also shows (package report): verdict,
-// evidence, phase timings, banner, what it means and whom to ask. Targets are
+// evidence, phase timings, banner, what it means and whom to ask; then, when
+// the module's path trace ran, a table of the hops (TTL, address, RTT, what
+// each said) instead of the transcript's traceroute lines. Targets are
 // probed concurrently; on a terminal a progress line shows what is still
 // running. With several targets a one-line-per-target table ends the output.
 // Colour is used only on a terminal, and never when NO_COLOR is set (to any
@@ -46,6 +48,16 @@
 //	      "expect_labels":       object  probe_expect_info labels, name to value; {}
 //	      "icmp":                object  the ICMP error behind the verdict, or null:
 //	                                     {"protocol": "icmp"|"icmp6", "type": int, "code": int, "offender": string}
+//	      "trace":               object  the path trace (module's tcp.trace), or null when none ran:
+//	        "hops_answered":     int     tcp_trace_hops_answered: hops that answered
+//	        "last_hop":          int     tcp_trace_last_hop: TTL of the last hop that answered; 0 if none
+//	        "last_hop_address":  string  tcp_trace_last_hop_info{address}; "" if none
+//	        "last_hop_reason":   string  tcp_trace_last_hop_info{reason}: time-exceeded, admin-prohibited, syn-ack, ...; ""
+//	        "path":              string  the trace in one sentence: where the traffic was last seen
+//	        "hops":              [object] every TTL from 1 to the hop that ended the trace (or max_hops):
+//	          {"ttl": int, "address": string ("" when nothing answered), "rtt_seconds": number,
+//	           "reason": string, "answer": string (e.g. "time-exceeded (icmp 11/0)", "no answer"),
+//	           "reached": bool (the target answered), "icmp": object like "icmp" above, or null}
 //	      "error":               string  the underlying error, for logs; "" when connected
 //	      "evidence":            string  what the kernel reported (the reason's evidence)
 //	      "meaning":             string  what that most likely means

@@ -33,6 +33,7 @@ type jsonResult struct {
 	Failure          string             `json:"failure"`
 	ExpectLabels     map[string]string  `json:"expect_labels"`
 	ICMP             *jsonICMP          `json:"icmp"`
+	Trace            *jsonTrace         `json:"trace"`
 	Error            string             `json:"error"`
 	Evidence         string             `json:"evidence"`
 	Meaning          string             `json:"meaning"`
@@ -47,6 +48,53 @@ type jsonICMP struct {
 	Type     uint8  `json:"type"`
 	Code     uint8  `json:"code"`
 	Offender string `json:"offender"`
+}
+
+// jsonTrace is the path trace; its first four fields are the tcp_trace_*
+// metrics' values.
+type jsonTrace struct {
+	HopsAnswered   int       `json:"hops_answered"`
+	LastHop        int       `json:"last_hop"`
+	LastHopAddress string    `json:"last_hop_address"`
+	LastHopReason  string    `json:"last_hop_reason"`
+	Path           string    `json:"path"`
+	Hops           []jsonHop `json:"hops"`
+}
+
+type jsonHop struct {
+	TTL        int       `json:"ttl"`
+	Address    string    `json:"address"`
+	RTTSeconds float64   `json:"rtt_seconds"`
+	Reason     string    `json:"reason"`
+	Answer     string    `json:"answer"`
+	Reached    bool      `json:"reached"`
+	ICMP       *jsonICMP `json:"icmp"`
+}
+
+func newJSONICMP(i *verdict.ICMP) *jsonICMP {
+	if i == nil {
+		return nil
+	}
+	j := &jsonICMP{Protocol: "icmp", Type: i.Type, Code: i.Code, Offender: i.Offender.String()}
+	if i.V6 {
+		j.Protocol = "icmp6"
+	}
+	return j
+}
+
+func newJSONTrace(r *prober.Result) *jsonTrace {
+	if len(r.Hops) == 0 {
+		return nil
+	}
+	j := &jsonTrace{HopsAnswered: r.HopsAnswered(), Path: report.Path(r), Hops: make([]jsonHop, len(r.Hops))}
+	if h, ok := r.LastHop(); ok {
+		j.LastHop, j.LastHopAddress, j.LastHopReason = h.TTL, h.Addr.String(), string(h.Reason)
+	}
+	for i, h := range r.Hops {
+		j.Hops[i] = jsonHop{TTL: h.TTL, Address: addrText(h.Addr.IsValid(), h.Addr.String), RTTSeconds: h.RTT.Seconds(),
+			Reason: string(h.Reason), Answer: h.Answer(), Reached: h.Reached, ICMP: newJSONICMP(h.ICMP)}
+	}
+	return j
 }
 
 func newJSONResult(target string, r *prober.Result) jsonResult {
@@ -72,6 +120,8 @@ func newJSONResult(target string, r *prober.Result) jsonResult {
 		Ambiguity:        ri.Ambiguity,
 		Owner:            ci.Owner,
 		Ask:              report.Ask(ci, r),
+		ICMP:             newJSONICMP(r.ICMP),
+		Trace:            newJSONTrace(r),
 		Transcript:       make([]string, 0, len(r.Transcript)),
 	}
 	for _, p := range r.Phases {
@@ -79,12 +129,6 @@ func newJSONResult(target string, r *prober.Result) jsonResult {
 	}
 	for _, l := range r.ExpectLabels {
 		j.ExpectLabels[l.Name] = l.Value
-	}
-	if r.ICMP != nil {
-		j.ICMP = &jsonICMP{Protocol: "icmp", Type: r.ICMP.Type, Code: r.ICMP.Code, Offender: r.ICMP.Offender.String()}
-		if r.ICMP.V6 {
-			j.ICMP.Protocol = "icmp6"
-		}
 	}
 	if r.Err != nil && r.Class != verdict.Connected {
 		j.Error = r.Err.Error()

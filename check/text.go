@@ -99,10 +99,16 @@ func verdictColour(r *prober.Result) string {
 }
 
 // block writes the transcript, then the verdict block shared with
-// /probe?debug=true.
+// /probe?debug=true, then the path trace's hops when one ran. The
+// transcript's traceroute lines are left out: the hop table below says the
+// same, with the answers spelt out.
 func (t *textWriter) block(r *prober.Result) {
 	var b strings.Builder
-	b.WriteString(r.TranscriptText())
+	for _, l := range r.Transcript {
+		if !l.Path {
+			b.WriteString(l.Text + "\n")
+		}
+	}
 	report.Rows(r, func(k, v string) {
 		key := fmt.Sprintf("%-*s", report.KeyWidth, k)
 		switch k {
@@ -113,7 +119,41 @@ func (t *textWriter) block(r *prober.Result) {
 		}
 		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, key), v)
 	})
+	t.hops(&b, r)
 	io.WriteString(t.w, b.String())
+}
+
+// hops writes the path trace as a table under the verdict block's "hops"
+// key, aligned with its values.
+func (t *textWriter) hops(b *strings.Builder, r *prober.Result) {
+	rows := report.HopRows(r)
+	if len(rows) == 0 {
+		return
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for c, cell := range row {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
+	}
+	for n, row := range rows {
+		key := ""
+		if n == 0 {
+			key = "hops"
+		}
+		var line strings.Builder
+		for c, cell := range row {
+			if c < len(row)-1 {
+				cell += strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
+			}
+			line.WriteString(cell)
+		}
+		text := line.String()
+		if n == 0 {
+			text = t.paint(sgrDim, text)
+		}
+		fmt.Fprintf(b, "%s %s\n", t.paint(sgrDim, key)+strings.Repeat(" ", report.KeyWidth-len(key)), text)
+	}
 }
 
 func (t *textWriter) drawProgress() {

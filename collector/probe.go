@@ -4,6 +4,8 @@ package collector
 
 import (
 	"hash/fnv"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,37 +13,97 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
+// family is one metric name with its help and label names. Every /probe
+// metric is a gauge.
+type family struct {
+	name   string
+	help   string
+	labels []string
+	desc   *prometheus.Desc // for the registry path (debug output)
+}
+
+func newFamily(name, help string, labels ...string) *family {
+	return &family{name, help, labels, prometheus.NewDesc(name, help, labels, nil)}
+}
+
 var (
-	verdictDesc = prometheus.NewDesc("tcp_verdict",
-		"Verdict of the TCP probe as a state set: 1 for the current class, 0 for the others. Classes: "+classList()+".",
-		[]string{"class"}, nil)
-	verdictInfoDesc = prometheus.NewDesc("tcp_verdict_info",
+	verdictFamily = newFamily("tcp_verdict",
+		"Verdict of the TCP probe as a state set: 1 for the current class, 0 for the others. Classes: "+strings.Join(verdict.ClassNames(), ", ")+".",
+		"class")
+	verdictInfoFamily = newFamily("tcp_verdict_info",
 		"Evidence behind the verdict: reason in nmap's --reason words, and the address that produced it (the target, or the router that sent the ICMP; empty when nothing answered).",
-		[]string{"class", "reason", "responder"}, nil)
-	phaseDesc = prometheus.NewDesc("tcp_phase_duration_seconds",
-		"Duration of each phase of the probe.", []string{"phase"}, nil)
-	successDesc = prometheus.NewDesc("probe_success",
-		"1 if the session was established, survived the hold and met every expectation.", nil, nil)
-	durationDesc = prometheus.NewDesc("probe_duration_seconds",
-		"How long the probe took to complete in seconds.", nil, nil)
-	dnsLookupDesc = prometheus.NewDesc("probe_dns_lookup_time_seconds",
-		"Returns the time taken for probe dns lookup in seconds.", nil, nil)
-	ipProtocolDesc = prometheus.NewDesc("probe_ip_protocol",
-		"Specifies whether probe ip protocol is IP4 or IP6.", nil, nil)
-	ipAddrHashDesc = prometheus.NewDesc("probe_ip_addr_hash",
-		"Specifies the hash of IP address. It's useful to detect if the IP address changes.", nil, nil)
-	failedRegexDesc = prometheus.NewDesc("probe_failed_due_to_regex",
-		"Indicates if probe failed due to regex.", nil, nil)
+		"class", "reason", "responder")
+	phaseFamily = newFamily("tcp_phase_duration_seconds",
+		"Duration of each phase of the probe.", "phase")
+	successFamily = newFamily("probe_success",
+		"1 if the session was established, survived the hold and met every expectation.")
+	durationFamily = newFamily("probe_duration_seconds",
+		"How long the probe took to complete in seconds.")
+	dnsLookupFamily = newFamily("probe_dns_lookup_time_seconds",
+		"Returns the time taken for probe dns lookup in seconds.")
+	ipProtocolFamily = newFamily("probe_ip_protocol",
+		"Specifies whether probe ip protocol is IP4 or IP6.")
+	ipAddrHashFamily = newFamily("probe_ip_addr_hash",
+		"Specifies the hash of IP address. It's useful to detect if the IP address changes.")
+	failedRegexFamily = newFamily("probe_failed_due_to_regex",
+		"Indicates if probe failed due to regex.")
 )
 
-func classList() string {
-	s := ""
-	for i, c := range verdict.Classes {
-		if i > 0 {
-			s += ", "
-		}
-		s += string(c.Class)
+const expectInfoHelp = "Explicit content matched"
+
+// sample is one series of a probe's output.
+type sample struct {
+	fam    *family
+	values []string // label values, in fam.labels order
+	value  float64
+}
+
+// Samples lists every series of a probe, in exposition order (families by
+// name, series by label values). It is the one definition of the /probe
+// output: the registry path (Collect) and the fast text path (AppendText)
+// both render it.
+func samples(r *prober.Result) []sample {
+	s := make([]sample, 0, 24)
+	for _, ci := range verdict.Classes {
+		s = append(s, sample{verdictFamily, []string{string(ci.Class)}, boolValue(ci.Class == r.Class)})
 	}
+	responder := ""
+	if r.Responder.IsValid() {
+		responder = r.Responder.String()
+	}
+	s = append(s, sample{verdictInfoFamily, []string{string(r.Class), string(r.Reason), responder}, 1})
+	for _, pd := range r.Phases {
+		s = append(s, sample{phaseFamily, []string{string(pd.Phase)}, pd.Duration.Seconds()})
+	}
+	dns, _ := r.PhaseDuration(prober.PhaseResolve)
+	s = append(s,
+		sample{successFamily, nil, boolValue(r.Success)},
+		sample{durationFamily, nil, r.Duration.Seconds()},
+		sample{dnsLookupFamily, nil, dns.Seconds()},
+		sample{ipProtocolFamily, nil, float64(r.IPProtocol)},
+		sample{ipAddrHashFamily, nil, addrHash(r)},
+		sample{failedRegexFamily, nil, boolValue(r.FailedDueToRegex)},
+	)
+	if len(r.ExpectLabels) > 0 {
+		// Label pairs go out sorted by name, as a registry sorts them.
+		labels := slices.SortedFunc(slices.Values(r.ExpectLabels), func(a, b prober.ExpectLabel) int {
+			return strings.Compare(a.Name, b.Name)
+		})
+		names := make([]string, len(labels))
+		values := make([]string, len(labels))
+		for i, l := range labels {
+			names[i], values[i] = l.Name, l.Value
+		}
+		// Label names come from the config, which validated them.
+		s = append(s, sample{newFamily("probe_expect_info", expectInfoHelp, names...), values, 1})
+	}
+	s = traceSamples(s, r)
+	slices.SortStableFunc(s, func(a, b sample) int {
+		if c := strings.Compare(a.fam.name, b.fam.name); c != 0 {
+			return c
+		}
+		return slices.Compare(a.values, b.values)
+	})
 	return s
 }
 
@@ -57,33 +119,8 @@ func (Probe) Describe(chan<- *prometheus.Desc) {}
 
 // Collect emits the probe's metrics.
 func (c Probe) Collect(ch chan<- prometheus.Metric) {
-	r := c.Result
-	for _, ci := range verdict.Classes {
-		ch <- prometheus.MustNewConstMetric(verdictDesc, prometheus.GaugeValue, boolValue(ci.Class == r.Class), string(ci.Class))
-	}
-	responder := ""
-	if r.Responder.IsValid() {
-		responder = r.Responder.String()
-	}
-	ch <- prometheus.MustNewConstMetric(verdictInfoDesc, prometheus.GaugeValue, 1, string(r.Class), string(r.Reason), responder)
-	for _, pd := range r.Phases {
-		ch <- prometheus.MustNewConstMetric(phaseDesc, prometheus.GaugeValue, pd.Duration.Seconds(), string(pd.Phase))
-	}
-	dns, _ := r.PhaseDuration(prober.PhaseResolve)
-	ch <- prometheus.MustNewConstMetric(successDesc, prometheus.GaugeValue, boolValue(r.Success))
-	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, r.Duration.Seconds())
-	ch <- prometheus.MustNewConstMetric(dnsLookupDesc, prometheus.GaugeValue, dns.Seconds())
-	ch <- prometheus.MustNewConstMetric(ipProtocolDesc, prometheus.GaugeValue, float64(r.IPProtocol))
-	ch <- prometheus.MustNewConstMetric(ipAddrHashDesc, prometheus.GaugeValue, addrHash(r))
-	ch <- prometheus.MustNewConstMetric(failedRegexDesc, prometheus.GaugeValue, boolValue(r.FailedDueToRegex))
-	if len(r.ExpectLabels) > 0 {
-		names := make([]string, len(r.ExpectLabels))
-		values := make([]string, len(r.ExpectLabels))
-		for i, l := range r.ExpectLabels {
-			names[i], values[i] = l.Name, l.Value
-		}
-		desc := prometheus.NewDesc("probe_expect_info", "Explicit content matched", names, nil)
-		if m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, 1, values...); err == nil {
+	for _, s := range samples(c.Result) {
+		if m, err := prometheus.NewConstMetric(s.fam.desc, prometheus.GaugeValue, s.value, s.values...); err == nil {
 			ch <- m
 		}
 	}

@@ -27,6 +27,13 @@ const DefaultModuleName = "tcp"
 // closing it, when a module does not say.
 const DefaultHold = 500 * time.Millisecond
 
+// Path trace defaults and limits (tcp.trace).
+const (
+	DefaultTraceMaxHops = 16
+	DefaultTraceTimeout = time.Second
+	MaxTraceHops        = 64
+)
+
 // Config is a parsed, validated module file.
 type Config struct {
 	Modules map[string]Module `yaml:"modules"`
@@ -61,6 +68,18 @@ type TCPProbe struct {
 	// Hold is how long to watch an established session for the peer closing
 	// it; 0 disables the watch.
 	Hold time.Duration `yaml:"hold"`
+	// Trace locates the hop where a failed connection dies.
+	Trace Trace `yaml:"trace"`
+}
+
+// Trace is tcp.trace: when a connect fails with a network verdict (firewall
+// or unreachable), send one TCP SYN per TTL from 1 to MaxHops at once and
+// read who answers each. Its Timeout is reserved out of the probe's
+// deadline, so a traced probe never outlives the scrape.
+type Trace struct {
+	Enabled bool          `yaml:"enabled"`
+	MaxHops int           `yaml:"max_hops"`
+	Timeout time.Duration `yaml:"timeout"` // how long the trace waits for answers
 }
 
 // QueryResponse is one step of a scripted exchange, as in blackbox_exporter.
@@ -105,7 +124,8 @@ func (r Regexp) MarshalYAML() (any, error) { return r.original, nil }
 // DefaultModule holds the values a module starts from before its YAML is
 // applied; they match blackbox_exporter's where the key is shared.
 var DefaultModule = Module{
-	TCP: TCPProbe{IPProtocol: "ip6", IPProtocolFallback: true, Hold: DefaultHold},
+	TCP: TCPProbe{IPProtocol: "ip6", IPProtocolFallback: true, Hold: DefaultHold,
+		Trace: Trace{MaxHops: DefaultTraceMaxHops, Timeout: DefaultTraceTimeout}},
 }
 
 // UnmarshalYAML applies the defaults, then the YAML, then validates.
@@ -215,6 +235,9 @@ func (m *Module) validate() error {
 	default:
 		return fmt.Errorf("tcp.preferred_ip_protocol %q is not ip4 or ip6", t.IPProtocol)
 	}
+	if err := t.Trace.validate(m.Timeout); err != nil {
+		return err
+	}
 	if t.SourceIPAddress != "" {
 		if _, err := netip.ParseAddr(t.SourceIPAddress); err != nil {
 			return fmt.Errorf("tcp.source_ip_address %q is not an IP address", t.SourceIPAddress)
@@ -235,6 +258,21 @@ func (m *Module) validate() error {
 				return fmt.Errorf("tcp.query_response[%d]: %q is not a valid label name", i, l.Name)
 			}
 		}
+	}
+	return nil
+}
+
+// validate checks tcp.trace, enabled or not, so that turning it on later
+// cannot reveal an old mistake.
+func (tr *Trace) validate(moduleTimeout time.Duration) error {
+	if tr.MaxHops < 1 || tr.MaxHops > MaxTraceHops {
+		return fmt.Errorf("tcp.trace.max_hops %d is not from 1 to %d", tr.MaxHops, MaxTraceHops)
+	}
+	if tr.Timeout <= 0 {
+		return fmt.Errorf("tcp.trace.timeout %s must be positive", tr.Timeout)
+	}
+	if tr.Enabled && moduleTimeout > 0 && tr.Timeout >= moduleTimeout {
+		return fmt.Errorf("tcp.trace.timeout %s must be shorter than timeout %s: it is reserved out of the probe's time", tr.Timeout, moduleTimeout)
 	}
 	return nil
 }

@@ -56,6 +56,24 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestTraceDefaults(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  off:\n    prober: tcp\n  on:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      trace: {enabled: true}\n" +
+		"  tuned:\n    prober: tcp\n    tcp:\n      trace:\n        enabled: true\n        max_hops: 30\n        timeout: 2500ms\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Trace{
+		"off":   {Enabled: false, MaxHops: 16, Timeout: time.Second},
+		"on":    {Enabled: true, MaxHops: 16, Timeout: time.Second},
+		"tuned": {Enabled: true, MaxHops: 30, Timeout: 2500 * time.Millisecond},
+	}
+	for name, w := range want {
+		if got := c.Modules[name].TCP.Trace; got != w {
+			t.Errorf("module %s: trace = %+v, want %+v", name, got, w)
+		}
+	}
+}
+
 func TestHoldZeroDisables(t *testing.T) {
 	c, err := Parse([]byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: 0s\n"))
 	if err != nil {
@@ -89,6 +107,12 @@ func TestBadConfigs(t *testing.T) {
 		{"bad label", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: x\n          labels: [{name: 1x, value: y}]\n", "not a valid label name"},
 		{"tls conflict", "modules:\n  a:\n    prober: tcp\n    tcp:\n      tls_config:\n        ca: x\n        ca_file: y\n", "at most one of ca, ca_file"},
 		{"not yaml", "modules: [\n", "parsing YAML"},
+		{"unknown trace key", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace:\n        hops: 3\n", "line 6: field hops not found"},
+		{"trace max_hops 0", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: true, max_hops: 0}\n", "tcp.trace.max_hops 0 is not from 1 to 64"},
+		{"trace max_hops 65", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {max_hops: 65}\n", "tcp.trace.max_hops 65 is not from 1 to 64"},
+		{"trace timeout 0", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: true, timeout: 0s}\n", "tcp.trace.timeout 0s must be positive"},
+		{"trace timeout beyond timeout", "modules:\n  a:\n    prober: tcp\n    timeout: 1s\n    tcp:\n      trace: {enabled: true}\n", "tcp.trace.timeout 1s must be shorter than timeout 1s"},
+		{"trace enabled not bool", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: maybe}\n", "line 5"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package prober
 import (
 	"encoding/binary"
 	"net/netip"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,12 +22,8 @@ type errQueue struct {
 // arm runs inside net.Dialer.Control, before bind() and connect(): it asks
 // the kernel to queue ICMP errors and keeps a duplicate descriptor.
 func (q *errQueue) arm(v6 bool, fd uintptr) error {
-	level, opt := unix.IPPROTO_IP, unix.IP_RECVERR
-	if v6 {
-		level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVERR
-	}
-	if err := unix.SetsockoptInt(int(fd), level, opt, 1); err != nil {
-		return &syscallError{"setsockopt", err}
+	if err := setRecvErr(int(fd), v6); err != nil {
+		return err
 	}
 	dup, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -36,15 +33,37 @@ func (q *errQueue) arm(v6 bool, fd uintptr) error {
 	return nil
 }
 
+// setRecvErr asks the kernel to queue the socket's ICMP errors
+// (IP_RECVERR; IPV6_RECVERR, which IPv6 requires).
+func setRecvErr(fd int, v6 bool) error {
+	level, opt := unix.IPPROTO_IP, unix.IP_RECVERR
+	if v6 {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVERR
+	}
+	if err := unix.SetsockoptInt(fd, level, opt, 1); err != nil {
+		return &syscallError{"setsockopt", err}
+	}
+	return nil
+}
+
 // read drains the queue and returns its first ICMP error, if any.
 func (q *errQueue) read() *verdict.ICMP {
+	icmp, _ := q.readStamped()
+	return icmp
+}
+
+// readStamped is read, plus the time the kernel received that ICMP
+// message when the socket asked for timestamps (SO_TIMESTAMPNS); zero
+// otherwise.
+func (q *errQueue) readStamped() (*verdict.ICMP, time.Time) {
 	if q.fd <= 0 {
-		return nil
+		return nil, time.Time{}
 	}
 	var (
 		data  [64]byte
 		oob   [256]byte
 		first *verdict.ICMP
+		at    time.Time
 	)
 	for range 8 { // the queue is short; bound the loop all the same
 		_, oobn, _, _, err := unix.Recvmsg(q.fd, data[:], oob[:], unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
@@ -55,10 +74,18 @@ func (q *errQueue) read() *verdict.ICMP {
 		if err != nil {
 			continue
 		}
+		var stamp time.Time
+		var icmp *verdict.ICMP
 		for _, m := range msgs {
-			if icmp := parseExtendedErr(m); icmp != nil && first == nil {
-				first = icmp
+			if e := parseExtendedErr(m); e != nil && icmp == nil {
+				icmp = e
 			}
+			if t, ok := parseTimestamp(m); ok {
+				stamp = t
+			}
+		}
+		if icmp != nil && first == nil {
+			first, at = icmp, stamp
 		}
 	}
 	if first != nil {
@@ -66,7 +93,21 @@ func (q *errQueue) read() *verdict.ICMP {
 		// kernel (e.g. its ARP/NDP failed): no router is the responder.
 		first.Local = first.Offender.IsValid() && first.Offender == q.localAddr()
 	}
-	return first
+	return first, at
+}
+
+// parseTimestamp decodes an SCM_TIMESTAMPNS message: when the kernel
+// received the packet (CLOCK_REALTIME).
+func parseTimestamp(m unix.SocketControlMessage) (time.Time, bool) {
+	if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_TIMESTAMPNS ||
+		len(m.Data) < int(unsafe.Sizeof(unix.Timespec{})) {
+		return time.Time{}, false
+	}
+	ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+	if ts.Sec == 0 && ts.Nsec == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(ts.Sec), int64(ts.Nsec)), true
 }
 
 // localAddr is the socket's own address, as connect() bound it.

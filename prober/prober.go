@@ -71,7 +71,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 	p.deadline, _ = ctx.Deadline()
 
 	p.run(ctx, m.TCP, opts.Resolver)
-	if len(p.res.Phases) < 3 { // resolve, connect and hold are always reported
+	if _, ok := p.res.PhaseDuration(PhaseHold); !ok { // resolve, connect and hold are always reported
 		p.fillPhases()
 	}
 	p.res.Duration = time.Since(p.start)
@@ -99,8 +99,11 @@ func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Reso
 	if ip.Is6() {
 		p.res.IPProtocol = 6
 	}
-	conn, ok := p.connect(ctx, tcp, addr)
+	connectCtx, cancel := p.connectContext(ctx, tcp.Trace)
+	conn, ok := p.connect(connectCtx, tcp, addr)
+	cancel()
 	if !ok {
+		p.tracePath(ctx, tcp, addr)
 		return
 	}
 	defer conn.Close()
@@ -163,6 +166,7 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 	var q errQueue
 	defer q.close()
 	d := net.Dialer{
+		KeepAlive: -1, // a probe's session is too short for keepalives: spares 3-4 setsockopt calls
 		// The error queue is the evidence; it must be armed before connect().
 		ControlContext: func(_ context.Context, _, _ string, c syscall.RawConn) error {
 			var armErr error
@@ -183,13 +187,17 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
 		p.res.Source = src
 	}
-	p.logf("Trying %s...", addrText(addr))
+	if p.trace { // the arguments cost allocations even when logf drops them
+		p.logf("Trying %s...", addrText(addr))
+	}
 	conn, err := d.DialContext(ctx, network, addr.String())
 	if err == nil {
 		if la, ok := conn.LocalAddr().(*net.TCPAddr); ok {
 			p.res.Source = la.AddrPort().Addr().Unmap()
 		}
-		p.logf("Connected to %s.", addr.Addr())
+		if p.trace {
+			p.logf("Connected to %s.", addr.Addr())
+		}
 		return conn, true
 	}
 	ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), TimedOut: isTimeout(err), ICMP: q.read()}

@@ -19,6 +19,7 @@ const (
 	PhaseTLS     Phase = "tls"
 	PhaseQuery   Phase = "query"
 	PhaseHold    Phase = "hold"
+	PhaseTrace   Phase = "trace" // the path trace after a failed connect (tcp.trace)
 )
 
 // PhaseDuration is how long one phase took.
@@ -41,7 +42,7 @@ type Result struct {
 	Err        error          // the underlying error, for logs; nil when connected
 
 	// Phases always holds resolve, connect and hold, plus tls and query
-	// when the module uses them.
+	// when the module uses them, and trace when a path trace ran.
 	Phases   []PhaseDuration
 	Duration time.Duration
 
@@ -50,6 +51,13 @@ type Result struct {
 	FailedDueToRegex bool   // a query_response expectation was not met
 	ExpectLabels     []ExpectLabel
 	Failure          string // why Success is false although the class is connected
+
+	// Hops is the path trace, TTL 1 upwards, up to the hop that ended it
+	// (the target, or a hop that rejects) or the module's max_hops. It is
+	// nil when no trace ran (tcp.trace off, or the verdict not a network
+	// one); a trace that ran holds at least TTL 1. Extra evidence: the
+	// verdict never depends on it.
+	Hops []Hop
 
 	Transcript []Line // telnet-style log; only when Options.Trace
 }
@@ -61,6 +69,7 @@ type ExpectLabel struct{ Name, Value string }
 type Line struct {
 	At   time.Duration // since the probe started
 	Text string
+	Path bool // part of the path trace's traceroute-like block
 }
 
 // PhaseDuration returns a phase's duration and whether it ran.
@@ -71,6 +80,28 @@ func (r *Result) PhaseDuration(p Phase) (time.Duration, bool) {
 		}
 	}
 	return 0, false
+}
+
+// LastHop returns the hop with the highest TTL that answered the path
+// trace; ok is false when no trace ran or nothing answered.
+func (r *Result) LastHop() (h Hop, ok bool) {
+	for i := len(r.Hops) - 1; i >= 0; i-- {
+		if r.Hops[i].Answered() {
+			return r.Hops[i], true
+		}
+	}
+	return Hop{}, false
+}
+
+// HopsAnswered counts the hops of the path trace that answered.
+func (r *Result) HopsAnswered() int {
+	n := 0
+	for _, h := range r.Hops {
+		if h.Answered() {
+			n++
+		}
+	}
+	return n
 }
 
 // Summary is a one-line description of the verdict, e.g.

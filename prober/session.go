@@ -80,6 +80,10 @@ func (p *probe) session(conn net.Conn, tcp config.TCPProbe) {
 		return
 	}
 	peer := p.res.Addr.Addr()
+	if tcp.Hold <= 0 && !tcp.TLS && len(tcp.QueryResponse) == 0 {
+		p.hold(conn, nil, 0, peer) // connect only: nothing to read
+		return
+	}
 	tap := &bannerTap{r: conn}
 	var rw io.ReadWriter = struct {
 		io.Reader

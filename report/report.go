@@ -43,6 +43,9 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	if r.Err != nil && r.Class != verdict.Connected {
 		row("error", r.Err.Error())
 	}
+	if len(r.Hops) > 0 {
+		row("path", Path(r))
+	}
 	row("meaning", ri.Meaning)
 	if ri.Ambiguity != "" {
 		row("but", ri.Ambiguity)
@@ -80,4 +83,54 @@ func round(d time.Duration) time.Duration {
 	default:
 		return d.Round(time.Microsecond)
 	}
+}
+
+// Path sums the path trace up in one sentence: where the traffic was last
+// seen, and whether a hop stopped it.
+func Path(r *prober.Result) string {
+	if len(r.Hops) == 0 {
+		return "no trace ran"
+	}
+	top := r.Hops[len(r.Hops)-1].TTL
+	h, ok := r.LastHop()
+	switch {
+	case !ok:
+		return fmt.Sprintf("no hop answered from TTL 1 to %d: the SYN is dropped before the first router, or the routers send no ICMP", top)
+	case h.Reached:
+		return fmt.Sprintf("hop %d is the target %s; it answered the trace: %s", h.TTL, h.Addr, h.Answer())
+	case h.Final():
+		return fmt.Sprintf("hop %d, %s, stops the SYN: %s", h.TTL, h.Addr, h.Answer())
+	case h.TTL == top:
+		return fmt.Sprintf("last seen at hop %d, %s, the trace's last TTL: the path is longer than the trace", h.TTL, h.Addr)
+	}
+	return fmt.Sprintf("last seen at hop %d, %s; nothing answered from hop %d to %d: the SYN is dropped there or just beyond", h.TTL, h.Addr, h.TTL+1, top)
+}
+
+// HopRows lays the path trace out as a table: a header, then one row per
+// TTL (TTL, address, RTT, what it said), a run of silent TTLs taking one
+// row ("2-16"). It is empty when no trace ran.
+func HopRows(r *prober.Result) [][]string {
+	if len(r.Hops) == 0 {
+		return nil
+	}
+	rows := [][]string{{"TTL", "ADDRESS", "RTT", "ANSWER"}}
+	hops := r.Hops
+	for i := 0; i < len(hops); i++ {
+		h := hops[i]
+		if h.Answered() {
+			rows = append(rows, []string{fmt.Sprint(h.TTL), h.Addr.String(), round(h.RTT).String(), h.Answer()})
+			continue
+		}
+		j := i
+		for j+1 < len(hops) && !hops[j+1].Answered() {
+			j++
+		}
+		ttl := fmt.Sprint(h.TTL)
+		if j > i {
+			ttl += fmt.Sprintf("-%d", hops[j].TTL)
+		}
+		rows = append(rows, []string{ttl, "*", "", h.Answer()})
+		i = j
+	}
+	return rows
 }

@@ -180,6 +180,15 @@ const exporterConfig = `modules:
     prober: tcp
     timeout: 5s
     tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 300ms}
+  # The path trace (tcp.trace); the lab's paths are at most 3 hops long.
+  v4_trace:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: false, hold: 300ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
+  v6_trace:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 300ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
   # Connect only, for the phase timings.
   v4_connect:
     prober: tcp
@@ -242,7 +251,12 @@ func setupLab(t *testing.T) *lab {
 	}
 	for _, ns := range []string{l.r1, l.r2} {
 		must(sysctl(ns, "net.ipv4.ip_forward", "1",
-			"net.ipv6.conf.all.forwarding", "1", "net.ipv6.conf.default.forwarding", "1"))
+			"net.ipv6.conf.all.forwarding", "1", "net.ipv6.conf.default.forwarding", "1",
+			// The path traces make the routers answer many SYNs at once (a
+			// time-exceeded each, and r2 a reject per TTL beyond it): lift
+			// the per-destination ICMP rate limit (a burst of 6, then 1/s),
+			// in the routers' namespaces only (trace_linux_test.go).
+			"net.ipv4.icmp_ratelimit", "0", "net.ipv6.icmp.ratelimit", "0"))
 	}
 
 	// Links. A TUN device is named after the namespace at its other end.
@@ -348,7 +362,16 @@ func TestLab(t *testing.T) {
 	t.Logf("lab up in %s (namespaces %s)", time.Since(start).Round(time.Millisecond), strings.Join([]string{l.client, l.r1, l.r2, l.server}, ", "))
 
 	t.Run("delay", l.testDelay)
-	t.Run("verdicts", func(t *testing.T) { l.testVerdicts(t, false) })
+	t.Run("verdicts", func(t *testing.T) {
+		l.testVerdicts(t, func(sc scenario) bool { return !sc.underLock && sc.path == nil })
+	})
+	// After the verdicts: r1's own "no route" answer (ip_error) shares its
+	// per-destination token bucket with the ICMP rate limit, and each
+	// time-exceeded of a trace empties it (icmp_ratelimit 0), which delays
+	// that answer to the client's next SYN, 1 s later.
+	t.Run("trace", func(t *testing.T) {
+		l.testVerdicts(t, func(sc scenario) bool { return sc.path != nil })
+	})
 	t.Run("no-lock-dropped-icmp", func(t *testing.T) {
 		// Every ICMP from the network reached the client's sockets after
 		// connect() had let go of the socket, as on a real link (tunLink).
@@ -360,7 +383,10 @@ func TestLab(t *testing.T) {
 			t.Errorf("TcpExtLockDroppedIcmps = %d in the client namespace, want 0: an ICMP arrived while connect() held the socket", n)
 		}
 	})
-	t.Run("verdicts-own-kernel", func(t *testing.T) { l.testVerdicts(t, true) })
+	t.Run("verdicts-own-kernel", func(t *testing.T) {
+		l.testVerdicts(t, func(sc scenario) bool { return sc.underLock })
+	})
+	t.Run("trace-check-command", l.testTraceCheck)
 	t.Run("rlimit", l.testRlimit)
 	for _, link := range l.links {
 		t.Log(link)

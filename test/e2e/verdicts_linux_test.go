@@ -39,6 +39,9 @@ type scenario struct {
 	// under the socket lock, as it would on any host; it runs after the
 	// check that no ICMP from the network was handled so (TestLab).
 	underLock bool
+	// path is what the path trace must find (module _trace); nil: the
+	// probe must have no tcp_trace_* series.
+	path *pathWant
 }
 
 func at(host func(family) string, port int) func(family) string {
@@ -93,6 +96,15 @@ var scenarios = []scenario{
 	{name: "drop-in-client-output", target: at(theTarget, portLocalDrop),
 		class: verdict.Firewall, reason: verdict.NoResponse},
 
+	// Path traces (trace_linux_test.go), in a phase of their own (TestLab):
+	// the same verdicts, plus the hop where the SYN dies.
+	{name: "drop-at-r1", target: at(theTarget, portDropR1), module: "_trace",
+		class: verdict.Firewall, reason: verdict.NoResponse, path: traceDropR1},
+	{name: "drop-at-server", target: at(theTarget, portDropServer), module: "_trace",
+		class: verdict.Firewall, reason: verdict.NoResponse, path: traceDropServer},
+	{name: "reject-admin-prohibited-at-r2", target: at(theTarget, portAdminR2), module: "_trace", fast: true,
+		class: verdict.Firewall, reason: verdict.AdminProhibited, responder: r2, path: traceRejectR2},
+
 	{name: "reject-in-client-output", target: at(theTarget, portLocalReject), fast: true, underLock: true,
 		class: verdict.Firewall, reason: verdict.LocalProhibited},
 
@@ -137,14 +149,14 @@ type probeJob struct {
 	debug string
 }
 
-// testVerdicts runs the scenarios whose underLock is as given, in both
+// testVerdicts runs the scenarios of one phase (see TestLab), in both
 // families, all probes at once (the drop scenarios wait for the module
 // timeout), then checks each.
-func (l *lab) testVerdicts(t *testing.T, underLock bool) {
+func (l *lab) testVerdicts(t *testing.T, phase func(scenario) bool) {
 	var jobs []*probeJob
 	for _, f := range families {
 		for _, sc := range scenarios {
-			if (sc.only == nil || *sc.only == f) && sc.underLock == underLock {
+			if (sc.only == nil || *sc.only == f) && phase(sc) {
 				jobs = append(jobs, &probeJob{sc: sc, f: f})
 			}
 		}
@@ -186,6 +198,7 @@ func (l *lab) testVerdicts(t *testing.T, underLock bool) {
 			if sc.check != nil {
 				sc.check(t, l, f)
 			}
+			sc.path.checkMetrics(t, r, f)
 			t.Logf("%s module %s: %s/%s responder %q success %v in %.1f ms",
 				r.target, r.module, r.class, r.reason, r.responder, r.success, r.duration*1000)
 		})

@@ -1,0 +1,77 @@
+package collector
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+)
+
+// TextContentType is the Content-Type of AppendText's output, as
+// client_golang's handler announces it (our names need no escaping).
+var TextContentType = string(expfmt.NewFormat(expfmt.TypeTextPlain).WithEscapingScheme(model.UnderscoreEscaping))
+
+var (
+	helpEscaper  = strings.NewReplacer(`\`, `\\`, "\n", `\n`)
+	valueEscaper = strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`)
+)
+
+// AppendText writes a probe's metrics in the Prometheus text format, byte
+// for byte what a registry would serve. /probe uses it instead of a registry
+// per request: a registry's gather and gzip cost more CPU than the probe
+// itself (see README's performance section).
+func AppendText(b *bytes.Buffer, r *prober.Result) {
+	var last *family
+	for _, s := range samples(r) {
+		if s.fam != last {
+			last = s.fam
+			b.WriteString("# HELP ")
+			b.WriteString(s.fam.name)
+			b.WriteByte(' ')
+			helpEscaper.WriteString(b, s.fam.help)
+			b.WriteString("\n# TYPE ")
+			b.WriteString(s.fam.name)
+			b.WriteString(" gauge\n")
+		}
+		b.WriteString(s.fam.name)
+		if len(s.values) > 0 {
+			b.WriteByte('{')
+			for i, v := range s.values {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(s.fam.labels[i])
+				b.WriteString(`="`)
+				valueEscaper.WriteString(b, v)
+				b.WriteByte('"')
+			}
+			b.WriteByte('}')
+		}
+		b.WriteByte(' ')
+		appendFloat(b, s.value)
+		b.WriteByte('\n')
+	}
+}
+
+// appendFloat formats as the text format does.
+func appendFloat(b *bytes.Buffer, f float64) {
+	switch {
+	case f == 1:
+		b.WriteByte('1')
+	case f == 0:
+		b.WriteByte('0')
+	case math.IsNaN(f):
+		b.WriteString("NaN")
+	case math.IsInf(f, 1):
+		b.WriteString("+Inf")
+	case math.IsInf(f, -1):
+		b.WriteString("-Inf")
+	default:
+		b.Write(strconv.AppendFloat(b.AvailableBuffer(), f, 'g', -1, 64))
+	}
+}
