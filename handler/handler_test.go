@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -206,5 +208,51 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 	}
 	if rec := get(t, h, "target=127.0.0.1:22&module=web", nil); !strings.Contains(rec.Body.String(), `unknown module "web"`) {
 		t.Fatalf("new config not applied: %q", rec.Body.String())
+	}
+}
+
+// A probe cut short because Prometheus (or curl) went away is no verdict:
+// it must not be counted as one.
+func TestClientGoneIsNotCounted(t *testing.T) {
+	path := t.TempDir() + "/config.yml"
+	os.WriteFile(path, []byte(testConfig), 0o600)
+	store, err := config.NewStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	h := &Probe{Store: store, Exporter: collector.NewExporter(reg, store), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent: the probe sits in its 50ms hold
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	req := httptest.NewRequest(http.MethodGet, "/probe?target="+ln.Addr().String(), nil).WithContext(ctx)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "tcp_verdict_exporter_probes_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if v := m.GetCounter().GetValue(); v != 0 {
+				t.Errorf("a cancelled probe was counted: %v = %v", m.GetLabel(), v)
+			}
+		}
 	}
 }

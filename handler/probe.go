@@ -10,11 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
@@ -70,17 +67,32 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug})
-	h.Exporter.CountProbe(moduleName, result.Class)
-	h.log(moduleName, &result)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector.Probe{Result: &result})
-	if debug {
-		writeDebug(w, moduleName, &result, reg)
+	if r.Context().Err() != nil {
+		// The client went away mid-probe: the cut-short probe is no
+		// verdict, so it is neither counted nor answered.
+		h.Logger.Debug("client went away during the probe", "target", target.String(), "module", moduleName)
 		return
 	}
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	h.Exporter.CountProbe(moduleName, result.Class)
+	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
+		h.log(moduleName, &result)
+	}
+
+	if debug {
+		writeDebug(w, moduleName, &result)
+		return
+	}
+	b := textBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	collector.AppendText(b, &result)
+	w.Header().Set("Content-Type", collector.TextContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.Write(b.Bytes())
+	textBuffers.Put(b)
 }
+
+// textBuffers recycles /probe's response buffers.
+var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // timeout is the smaller of the module's timeout and Prometheus's scrape
 // timeout less the offset: a probe never outlives the scrape.
@@ -122,22 +134,14 @@ func (h *Probe) log(module string, r *prober.Result) {
 	h.Logger.Debug("probe done", attrs...)
 }
 
-func writeDebug(w http.ResponseWriter, module string, r *prober.Result, reg *prometheus.Registry) {
+func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Probing %s with module %s\n\n", r.Target, module)
 	b.WriteString(r.TranscriptText())
 	b.WriteString("\n")
 	report.VerdictBlock(&b, r)
 	b.WriteString("\nMetrics that would have been returned:\n")
-	mfs, err := reg.Gather()
-	if err == nil {
-		enc := expfmt.NewEncoder(&b, expfmt.NewFormat(expfmt.TypeTextPlain))
-		for _, mf := range mfs {
-			_ = enc.Encode(mf)
-		}
-	} else {
-		fmt.Fprintf(&b, "error gathering metrics: %v\n", err)
-	}
+	collector.AppendText(&b, r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(b.Bytes())
 }
