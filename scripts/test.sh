@@ -8,6 +8,8 @@ need_pkgs=()
 command -v nft >/dev/null || need_pkgs+=(nftables)
 command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v prlimit >/dev/null || need_pkgs+=(util-linux)
+command -v promtool >/dev/null || need_pkgs+=(prometheus)
+command -v prometheus-alertmanager >/dev/null || need_pkgs+=(prometheus-alertmanager)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null

@@ -9,15 +9,19 @@ import (
 // documentation is generated from this one place, never re-typed.
 func MarkdownTable() string {
 	var b strings.Builder
-	b.WriteString("| class | telnet says | reason | kernel evidence | most likely | who fixes it | can also mean |\n")
-	b.WriteString("|---|---|---|---|---|---|---|\n")
+	b.WriteString("| class | telnet says | reason | kernel evidence | most likely | who fixes it | alert `team` | can also mean |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|\n")
 	for _, c := range Classes {
 		for _, r := range Reasons {
 			if r.Class != c.Class {
 				continue
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s | %s |\n",
-				c.Class, c.Telnet, r.Reason, esc(r.Evidence), esc(r.Meaning), c.Owner, esc(r.Ambiguity))
+			team := ""
+			if c.Team != "" {
+				team = "`" + c.Team + "`"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s | %s | %s |\n",
+				c.Class, c.Telnet, r.Reason, esc(r.Evidence), esc(r.Meaning), c.Owner, team, esc(r.Ambiguity))
 		}
 	}
 	return b.String()

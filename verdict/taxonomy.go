@@ -58,6 +58,10 @@ type ClassInfo struct {
 	// connected, then 4 upwards in class order (0-3 mean something else to
 	// the command; see package check). Never change a published code.
 	ExitCode int
+	// Team is the routing key of Owner: a label-safe slug that alert rules
+	// put in their `team` label so Alertmanager can route by it; empty for a
+	// class nobody has to fix. Never rename a published slug.
+	Team string
 }
 
 // ReasonInfo describes one reason: the evidence it stands for.
@@ -73,25 +77,25 @@ type ReasonInfo struct {
 // Classes is the taxonomy's first half: every class, in export order.
 var Classes = []ClassInfo{
 	{Connected, "Connected to host.", "the port is open, the service is alive and lets this client in",
-		"nobody", "nobody: all is well", 0},
+		"nobody", "nobody: all is well", 0, ""},
 	{ClosedByPeer, "Connected to host. / Connection closed by foreign host.",
 		"the service accepted the connection and closed it at once: an access rule of the service refuses this client",
-		"the service's support team", "the team that runs the service to allow %s", 4},
+		"the service's support team", "the team that runs the service to allow %s", 4, "service-owner"},
 	{Refused, "Connection refused",
 		"the host answered, but nothing listens on that port (service not running, wrong port)",
-		"the server's administrator", "the server's administrator to start the service or fix the port", 5},
+		"the server's administrator", "the server's administrator to start the service or fix the port", 5, "server-admin"},
 	{Firewall, "Trying x.x.x.x... (then nothing, or an ICMP prohibition)",
 		"a firewall on the path drops or rejects the connection",
-		"a network engineer", "a network engineer to open the path from %s", 6},
+		"a network engineer", "a network engineer to open the path from %s", 6, "network"},
 	{Unreachable, "No route to host / Network is unreachable",
 		"the network cannot deliver packets to the host: no route, the host is down, or a loop",
-		"a network engineer or the host's owner", "a network engineer (routing) or the host's owner (host down)", 7},
+		"a network engineer or the host's owner", "a network engineer (routing) or the host's owner (host down)", 7, "network"},
 	{DNSError, "Name or service not known",
 		"the target's name does not resolve",
-		"the DNS administrator", "the DNS administrator to fix the record", 8},
+		"the DNS administrator", "the DNS administrator to fix the record", 8, "dns"},
 	{Error, "(telnet itself fails)",
 		"the exporter's own host failed to make the probe; nothing is known about the network",
-		"whoever runs the exporter", "whoever runs the exporter (see the reason in the log)", 9},
+		"whoever runs the exporter", "whoever runs the exporter (see the reason in the log)", 9, "exporter-operator"},
 }
 
 // Reasons is the taxonomy's second half: every reason and its class.

@@ -1,0 +1,375 @@
+// Package alerts generates, from the verdict taxonomy, the Prometheus
+// alerting rules that ship in this folder, their promtool unit tests and an
+// example Alertmanager routing tree. Nothing here spells a class, a reason, a
+// meaning or a team: they all come from package verdict.
+//
+// Regenerate the files after changing the taxonomy or this package:
+//
+//	go test ./alerts -update
+package alerts
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// The generated files, relative to this folder.
+const (
+	RulesFile        = "tcp_verdict.rules.yml"
+	TestsFile        = "tcp_verdict.tests.yml"
+	AlertmanagerFile = "alertmanager.example.yml"
+)
+
+// GroupName is the rule group every alert is in.
+const GroupName = "tcp_verdict"
+
+// The exporter-health alerts: they are about the exporter, not about a
+// target, and go to the team of the exporter's own `error` class.
+const (
+	ExporterDown               = "TCPVerdictExporterDown"
+	ExporterConfigReloadFailed = "TCPVerdictExporterConfigReloadFailed"
+	ProbeScrapeFailed          = "TCPVerdictProbeScrapeFailed"
+	ProbesAbsent               = "TCPVerdictProbesAbsent"
+)
+
+// Severities.
+const (
+	Critical = "critical"
+	Warning  = "warning"
+)
+
+// ExampleWebhookBase starts every receiver URL in the example Alertmanager
+// config: a team's receiver is ExampleWebhookBase + its slug.
+const ExampleWebhookBase = "http://alert-receiver.example/team/"
+
+// presentWindow is how far back the exporter-health rules look to tell
+// whether a scrape job belongs to this exporter.
+const presentWindow = "1h"
+
+// probingHost replaces %s in the taxonomy's Ask sentences: a rule does not
+// know the probing host's address.
+const probingHost = "the exporter's host"
+
+// Rule is one Prometheus alerting rule.
+type Rule struct {
+	Alert       string      `yaml:"alert"`
+	Expr        string      `yaml:"expr"`
+	For         string      `yaml:"for"`
+	Labels      Labels      `yaml:"labels"`
+	Annotations Annotations `yaml:"annotations"`
+}
+
+// Labels are the labels a rule adds to its alerts.
+type Labels struct {
+	Severity string `yaml:"severity"`
+	Team     string `yaml:"team"`
+}
+
+// Annotations are a rule's annotation templates.
+type Annotations struct {
+	Summary     string `yaml:"summary"`
+	Description string `yaml:"description"`
+}
+
+// AlertName is the alert for a verdict class: "TCPVerdict" and the class
+// name in CamelCase (firewall → TCPVerdictFirewall).
+func AlertName(c verdict.Class) string {
+	var b strings.Builder
+	b.WriteString("TCPVerdict")
+	for _, w := range strings.Split(string(c), "_") {
+		r := []rune(w)
+		if len(r) == 0 {
+			continue
+		}
+		r[0] = unicode.ToUpper(r[0])
+		b.WriteString(string(r))
+	}
+	return b.String()
+}
+
+// Failing lists the classes that raise an alert: every class that names a
+// team to fix it.
+func Failing() []verdict.ClassInfo {
+	var out []verdict.ClassInfo
+	for _, c := range verdict.Classes {
+		if c.Team != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Teams lists every team slug once, in class order.
+func Teams() []string {
+	var teams []string
+	seen := map[string]bool{}
+	for _, c := range Failing() {
+		if !seen[c.Team] {
+			seen[c.Team] = true
+			teams = append(teams, c.Team)
+		}
+	}
+	return teams
+}
+
+// ExporterTeam is the team that runs the exporter: the one of its own
+// `error` class.
+func ExporterTeam() string { return verdict.Error.Info().Team }
+
+// ClassFor is how long a class must last before its alert fires: long
+// enough that one lost SYN or a restart of the service does not page, short
+// enough that a real outage does. The exporter's own failures wait longer:
+// a transient EMFILE is not worth a message.
+func ClassFor(c verdict.Class) string {
+	if c == verdict.Error {
+		return "5m"
+	}
+	return "2m"
+}
+
+// classSeverity: a target's verdict is an outage somebody must act on; the
+// exporter's own failure leaves the targets unknown, not broken.
+func classSeverity(c verdict.Class) string {
+	if c == verdict.Error {
+		return Warning
+	}
+	return Critical
+}
+
+// Ask is the taxonomy's "ask ..." sentence for a class, for a reader who
+// does not know the probing host's address.
+func Ask(c verdict.ClassInfo) string {
+	return "ask " + strings.ReplaceAll(c.Ask, "%s", probingHost)
+}
+
+// ReasonText explains a reason in one or two sentences: its evidence, what it
+// most likely means and, where the taxonomy has one, what else it can mean.
+func ReasonText(r verdict.ReasonInfo) string {
+	s := fmt.Sprintf("%s; most likely %s.", r.Evidence, r.Meaning)
+	if r.Ambiguity != "" {
+		s += fmt.Sprintf(" It can also mean: %s.", r.Ambiguity)
+	}
+	return s
+}
+
+// unknownReason is the description's fallback for a reason a newer exporter
+// knows and these rules do not.
+const unknownReason = "a reason these rules do not know; see the verdict table of the exporter's README."
+
+// ClassRule is the alerting rule of one failing class. The state set says
+// the class; tcp_verdict_info of the same probe adds reason and responder,
+// so the annotations can name the evidence and who produced it. Matching
+// ignores only those two labels, so a job that probes one instance with
+// several modules (a `module` target label) still matches one to one.
+func ClassRule(c verdict.ClassInfo) Rule {
+	expr := fmt.Sprintf("(tcp_verdict{class=%q} == 1)\n"+
+		"  * ignoring (reason, responder) group_left (reason, responder)\n"+
+		"tcp_verdict_info{class=%q}", c.Class, c.Class)
+
+	var d strings.Builder
+	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
+	d.WriteString("Evidence: ")
+	first := true
+	for _, r := range verdict.Reasons {
+		if r.Class != c.Class {
+			continue
+		}
+		open := "{{- else if"
+		if first {
+			open, first = "{{ if", false
+		}
+		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(ReasonText(r)))
+	}
+	fmt.Fprintf(&d, "{{- else -}}\n  %s\n{{- end }}\n", unknownReason)
+	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(Ask(c)))
+
+	return Rule{
+		Alert:  AlertName(c.Class),
+		Expr:   expr,
+		For:    ClassFor(c.Class),
+		Labels: Labels{Severity: classSeverity(c.Class), Team: c.Team},
+		Annotations: Annotations{
+			Summary:     fmt.Sprintf("{{ $labels.instance }}: %s: %s", c.Class, template(c.Meaning)),
+			Description: d.String(),
+		},
+	}
+}
+
+// template guards taxonomy text put into an annotation template: it must not
+// contain template actions.
+func template(s string) string {
+	if strings.Contains(s, "{{") || strings.Contains(s, "}}") {
+		panic(fmt.Sprintf("alerts: taxonomy text %q contains a template delimiter", s))
+	}
+	return s
+}
+
+// ExporterRules are the alerts about the exporter itself. They find the
+// exporter's jobs by their series, not by job names: a job is the exporter's
+// /metrics job if it exported tcp_verdict_exporter_build_info, and a probe
+// job if it exported tcp_verdict_info, within the last hour.
+func ExporterRules() []Rule {
+	team := ExporterTeam()
+	owner := template(verdict.Error.Info().Owner)
+	return []Rule{
+		{
+			Alert: ExporterDown,
+			Expr: "(up == 0)\n" +
+				"  and on (job) present_over_time(tcp_verdict_exporter_build_info[" + presentWindow + "])",
+			For:    "2m",
+			Labels: Labels{Severity: Critical, Team: team},
+			Annotations: Annotations{
+				Summary: "tcp_verdict_exporter {{ $labels.instance }} is down",
+				Description: "Prometheus cannot scrape the exporter's own metrics at {{ $labels.instance }} (job {{ $labels.job }}).\n" +
+					"While it is down no target it probes has a verdict, so no verdict alert can fire.\n" +
+					"Who fixes it: " + owner + ".",
+			},
+		},
+		{
+			Alert:  ExporterConfigReloadFailed,
+			Expr:   "tcp_verdict_exporter_config_last_reload_successful == 0",
+			For:    "5m",
+			Labels: Labels{Severity: Warning, Team: team},
+			Annotations: Annotations{
+				Summary: "tcp_verdict_exporter {{ $labels.instance }}: configuration reload failed",
+				Description: "The last reload of the module file of the exporter at {{ $labels.instance }} (job {{ $labels.job }}) failed; it keeps probing with the configuration it had.\n" +
+					"The exporter's log names the key and line (or run it with --config.check).\n" +
+					"Who fixes it: " + owner + ".",
+			},
+		},
+		{
+			Alert: ProbeScrapeFailed,
+			Expr: "(up == 0)\n" +
+				"  and on (job) present_over_time(tcp_verdict_info[" + presentWindow + "])",
+			For:    "5m",
+			Labels: Labels{Severity: Warning, Team: team},
+			Annotations: Annotations{
+				Summary: "{{ $labels.instance }}: no verdict, the probe scrape fails",
+				Description: "Prometheus gets no answer from the exporter for the probe of {{ $labels.instance }} (job {{ $labels.job }}): the exporter is down or unreachable, or the probe outlasts the scrape timeout.\n" +
+					"A failed probe is still an answer (with its verdict); this is the exporter not answering at all, so the target's state is unknown.\n" +
+					"Who fixes it: " + owner + ".",
+			},
+		},
+		{
+			Alert:  ProbesAbsent,
+			Expr:   "absent(tcp_verdict)",
+			For:    "10m",
+			Labels: Labels{Severity: Warning, Team: team},
+			Annotations: Annotations{
+				Summary: "No TCP verdict at all: probes are not running",
+				Description: "Prometheus has no tcp_verdict series: no probe job scrapes the exporter's /probe, the job lost its targets, or every probe scrape fails.\n" +
+					"No verdict alert can fire until probes run again.\n" +
+					"Who fixes it: " + owner + ".",
+			},
+		},
+	}
+}
+
+// Rules is every alerting rule, the verdict classes first, in class order.
+func Rules() []Rule {
+	var rules []Rule
+	for _, c := range Failing() {
+		rules = append(rules, ClassRule(c))
+	}
+	return append(rules, ExporterRules()...)
+}
+
+const header = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
+	"# Do not edit by hand; alerts/README.md explains the design.\n"
+
+// RulesYAML renders the rule file Prometheus loads (rule_files).
+func RulesYAML() []byte {
+	type group struct {
+		Name  string `yaml:"name"`
+		Rules []Rule `yaml:"rules"`
+	}
+	type file struct {
+		Groups []group `yaml:"groups"`
+	}
+	return render(file{Groups: []group{{Name: GroupName, Rules: Rules()}}})
+}
+
+// AlertmanagerYAML renders an example Alertmanager config that routes every
+// alert to its team's receiver by the `team` label. Replace the webhook URLs
+// (or the receivers) with your own.
+func AlertmanagerYAML() []byte {
+	type webhook struct {
+		URL string `yaml:"url"`
+	}
+	type receiver struct {
+		Name     string    `yaml:"name"`
+		Webhooks []webhook `yaml:"webhook_configs,omitempty"`
+	}
+	type route struct {
+		Receiver       string   `yaml:"receiver"`
+		Matchers       []string `yaml:"matchers,omitempty"`
+		GroupBy        []string `yaml:"group_by,omitempty,flow"`
+		GroupWait      string   `yaml:"group_wait,omitempty"`
+		GroupInterval  string   `yaml:"group_interval,omitempty"`
+		RepeatInterval string   `yaml:"repeat_interval,omitempty"`
+		Routes         []route  `yaml:"routes,omitempty"`
+	}
+	type file struct {
+		Route     route      `yaml:"route"`
+		Receivers []receiver `yaml:"receivers"`
+	}
+	f := file{
+		Route: route{
+			Receiver:       "default",
+			GroupBy:        []string{"alertname", "team"},
+			GroupWait:      "30s",
+			GroupInterval:  "5m",
+			RepeatInterval: "4h",
+		},
+		// Alerts without a team (none of ours) end here, unsent.
+		Receivers: []receiver{{Name: "default"}},
+	}
+	for _, t := range Teams() {
+		f.Route.Routes = append(f.Route.Routes, route{Receiver: t, Matchers: []string{fmt.Sprintf("team=%q", t)}})
+		f.Receivers = append(f.Receivers, receiver{Name: t, Webhooks: []webhook{{URL: ExampleWebhookBase + t}}})
+	}
+	return renderWith(exampleHeader, f)
+}
+
+const exampleHeader = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
+	"# An example to copy and adapt: one receiver per team of the `team` label the\n" +
+	"# tcp_verdict alerts carry. Replace the webhook URLs with your own receivers.\n"
+
+func render(v any) []byte { return renderWith(header, v) }
+
+func renderWith(header string, v any) []byte {
+	var b bytes.Buffer
+	b.WriteString(header)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // only plain structs of strings are encoded
+	}
+	enc.Close()
+	return b.Bytes()
+}
+
+// MarkdownTable renders the rules as the table alerts/README.md shows.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| alert | fires when | `for` | `severity` | `team` |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	classOf := map[string]verdict.ClassInfo{}
+	for _, c := range Failing() {
+		classOf[AlertName(c.Class)] = c
+	}
+	for _, r := range Rules() {
+		when := "`" + strings.Join(strings.Fields(r.Expr), " ") + "`"
+		if c, ok := classOf[r.Alert]; ok {
+			when = fmt.Sprintf("the verdict is `%s`: %s", c.Class, c.Meaning)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `%s` |\n", r.Alert, strings.ReplaceAll(when, "|", "\\|"), r.For, r.Labels.Severity, r.Labels.Team)
+	}
+	return b.String()
+}

@@ -1,0 +1,259 @@
+package alerts
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// The promtool unit tests (`promtool test rules`) are generated too, so that
+// every class's alert is tested firing and not firing, with every reason of
+// the class, whenever the taxonomy grows. The expected annotations are built
+// here from the taxonomy with plain string formatting, not from the rules'
+// templates, so a template that picks the wrong reason's text fails.
+
+const (
+	testJob         = "tcp_verdict"
+	testExporterJob = "tcp_verdict_exporter"
+	testExporter    = "127.0.0.1:9765"
+	testSteps       = 15 // minutes of input per series
+)
+
+type testFile struct {
+	RuleFiles          []string    `yaml:"rule_files"`
+	EvaluationInterval string      `yaml:"evaluation_interval"`
+	Tests              []testGroup `yaml:"tests"`
+}
+
+type testGroup struct {
+	Name        string      `yaml:"name"`
+	Interval    string      `yaml:"interval"`
+	InputSeries []series    `yaml:"input_series"`
+	AlertTests  []alertTest `yaml:"alert_rule_test"`
+}
+
+type series struct {
+	Series string `yaml:"series"`
+	Values string `yaml:"values"`
+}
+
+type alertTest struct {
+	EvalTime  string     `yaml:"eval_time"`
+	AlertName string     `yaml:"alertname"`
+	ExpAlerts []expAlert `yaml:"exp_alerts"`
+}
+
+type expAlert struct {
+	Labels      map[string]string `yaml:"exp_labels"`
+	Annotations Annotations       `yaml:"exp_annotations"`
+}
+
+// testTarget is one probed instance in the tests: its class and reason (or,
+// for a recovering target, the class it had before it recovered).
+type testTarget struct {
+	instance  string
+	class     verdict.ClassInfo
+	reason    verdict.ReasonInfo
+	responder string
+}
+
+func (t testTarget) labels() map[string]string {
+	l := map[string]string{"job": testJob, "instance": t.instance, "class": string(t.class.Class), "reason": string(t.reason.Reason)}
+	if t.responder != "" {
+		l["responder"] = t.responder
+	}
+	l["team"], l["severity"] = t.class.Team, classSeverity(t.class.Class)
+	return l
+}
+
+// annotations is what ClassRule's templates must render for t.
+func (t testTarget) annotations() Annotations {
+	from := ""
+	if t.responder != "" {
+		from = " from " + t.responder
+	}
+	return Annotations{
+		Summary: fmt.Sprintf("%s: %s: %s", t.instance, t.class.Class, t.class.Meaning),
+		Description: fmt.Sprintf("Probe of %s (job %s): %s, reason %s%s.\nEvidence: %s\nWho fixes it: %s; %s.",
+			t.instance, testJob, t.class.Class, t.reason.Reason, from, ReasonText(t.reason), t.class.Owner, Ask(t.class)),
+	}
+}
+
+// stateSet is the input series of one probed instance: tcp_verdict for
+// every class, with values[class] (the default is '0xN'), and its
+// tcp_verdict_info series.
+func stateSet(instance string, values map[verdict.Class]string, info ...series) []series {
+	var out []series
+	for _, c := range verdict.Classes {
+		v, ok := values[c.Class]
+		if !ok {
+			v = fmt.Sprintf("0x%d", testSteps)
+		}
+		out = append(out, series{Series: fmt.Sprintf("tcp_verdict{job=%q,instance=%q,class=%q}", testJob, instance, c.Class), Values: v})
+	}
+	return append(out, info...)
+}
+
+func infoSeries(instance string, r verdict.ReasonInfo, responder, values string) series {
+	return series{
+		Series: fmt.Sprintf("tcp_verdict_info{job=%q,instance=%q,class=%q,reason=%q,responder=%q}", testJob, instance, r.Class, r.Reason, responder),
+		Values: values,
+	}
+}
+
+func minutes(d string) int {
+	var m int
+	if _, err := fmt.Sscanf(d, "%dm", &m); err != nil || !strings.HasSuffix(d, "m") {
+		panic("alerts: a `for` duration must be whole minutes, not " + d)
+	}
+	return m
+}
+
+// TestsYAML renders the promtool unit tests of RulesYAML.
+func TestsYAML() []byte {
+	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
+	f.Tests = append(f.Tests, everyReasonGroup(), recoveryGroup())
+	f.Tests = append(f.Tests, exporterGroups()...)
+	return render(f)
+}
+
+// everyReasonGroup: one steady instance per reason of every class,
+// connected included. Each class's alert stays pending before its `for`,
+// then fires for exactly the instances of its class, with each reason's
+// text, and never for a connected one.
+func everyReasonGroup() testGroup {
+	g := testGroup{Name: "every reason's instance alerts its class's team, once its for: has passed", Interval: "1m"}
+	steady := fmt.Sprintf("1x%d", testSteps)
+	byClass := map[verdict.Class][]testTarget{}
+	for i, r := range verdict.Reasons {
+		t := testTarget{instance: string(r.Reason) + ".example.net:443", class: r.Class.Info(), reason: r}
+		if i%2 == 0 { // both template branches: with and without a responder
+			t.responder = fmt.Sprintf("192.0.2.%d", i+1)
+		}
+		byClass[r.Class] = append(byClass[r.Class], t)
+		g.InputSeries = append(g.InputSeries, stateSet(t.instance, map[verdict.Class]string{r.Class: steady},
+			infoSeries(t.instance, r, t.responder, steady))...)
+	}
+	for _, c := range Failing() {
+		name := AlertName(c.Class)
+		pending := minutes(ClassFor(c.Class)) - 1
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: name, ExpAlerts: []expAlert{}})
+		var exp []expAlert
+		for _, t := range byClass[c.Class] {
+			exp = append(exp, expAlert{Labels: t.labels(), Annotations: t.annotations()})
+		}
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: name, ExpAlerts: exp})
+	}
+	// With verdicts present, probes are running and the exporter is fine.
+	for _, name := range []string{ProbesAbsent, ExporterDown, ProbeScrapeFailed, ExporterConfigReloadFailed} {
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", testSteps-1), AlertName: name, ExpAlerts: []expAlert{}})
+	}
+	return g
+}
+
+// recoveryGroup: one instance per failing class that fails for half the
+// window, then is connected (its info series goes stale). The alert fires
+// while it fails and is gone once it is connected.
+func recoveryGroup() testGroup {
+	g := testGroup{Name: "an alert ends when its instance is connected again", Interval: "1m"}
+	half := testSteps / 2
+	connectedReason := firstReason(verdict.Connected)
+	for _, c := range Failing() {
+		r := firstReason(c.Class)
+		t := testTarget{instance: "recovering-" + string(r.Reason) + ".example.net:443", class: c, reason: r, responder: "192.0.2.200"}
+		g.InputSeries = append(g.InputSeries, stateSet(t.instance,
+			map[verdict.Class]string{
+				c.Class:           fmt.Sprintf("1x%d 0x%d", half, testSteps-half-1),
+				verdict.Connected: fmt.Sprintf("0x%d 1x%d", half, testSteps-half-1),
+			},
+			infoSeries(t.instance, r, t.responder, fmt.Sprintf("1x%d stale", half)),
+			infoSeries(t.instance, connectedReason, t.responder, fmt.Sprintf("_x%d 1x%d", half+1, testSteps-half-1)),
+		)...)
+		name := AlertName(c.Class)
+		if minutes(ClassFor(c.Class)) < half {
+			g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", half), AlertName: name,
+				ExpAlerts: []expAlert{{Labels: t.labels(), Annotations: t.annotations()}}})
+		}
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: name, ExpAlerts: []expAlert{}})
+	}
+	return g
+}
+
+func firstReason(c verdict.Class) verdict.ReasonInfo {
+	for _, r := range verdict.Reasons {
+		if r.Class == c {
+			return r
+		}
+	}
+	panic("alerts: class " + string(c) + " has no reason")
+}
+
+// exporterGroups test the exporter-health alerts, each firing for the
+// broken instance only.
+func exporterGroups() []testGroup {
+	byName := map[string]Rule{}
+	for _, r := range ExporterRules() {
+		byName[r.Alert] = r
+	}
+	// The exporter-health templates use only $labels.instance and
+	// $labels.job, so rendering them is a substitution.
+	expect := func(name string, labels map[string]string) expAlert {
+		r := byName[name]
+		l := map[string]string{"severity": r.Labels.Severity, "team": r.Labels.Team}
+		var subst []string
+		for k, v := range labels {
+			l[k] = v
+			subst = append(subst, "{{ $labels."+k+" }}", v)
+		}
+		render := strings.NewReplacer(subst...).Replace
+		return expAlert{Labels: l, Annotations: Annotations{Summary: render(r.Annotations.Summary), Description: render(r.Annotations.Description)}}
+	}
+	broken, fine := testExporter, "127.0.0.2:9765"
+	target, fineTarget := "db.example.net:5432", "www.example.net:443"
+	dropAfter2 := fmt.Sprintf("1 1 0x%d", testSteps-2)
+	steady := fmt.Sprintf("1x%d", testSteps)
+	info := func(instance string, values string) series {
+		return infoSeries(instance, firstReason(verdict.Connected), "", values)
+	}
+
+	health := testGroup{Name: "exporter health: down, failed reload, failing probe scrapes", Interval: "1m",
+		InputSeries: []series{
+			{fmt.Sprintf("up{job=%q,instance=%q}", testExporterJob, broken), dropAfter2},
+			{fmt.Sprintf("up{job=%q,instance=%q}", testExporterJob, fine), steady},
+			{fmt.Sprintf("tcp_verdict_exporter_build_info{job=%q,instance=%q,version=\"0.1.0\"}", testExporterJob, broken), "1 1 stale"},
+			{fmt.Sprintf("tcp_verdict_exporter_build_info{job=%q,instance=%q,version=\"0.1.0\"}", testExporterJob, fine), steady},
+			{fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{job=%q,instance=%q}", testExporterJob, broken), dropAfter2},
+			{fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{job=%q,instance=%q}", testExporterJob, fine), steady},
+			// A job that is not the exporter's: its up == 0 is not ours.
+			{fmt.Sprintf("up{job=\"node\",instance=%q}", "127.0.0.1:9100"), fmt.Sprintf("0x%d", testSteps)},
+			{fmt.Sprintf("up{job=%q,instance=%q}", testJob, target), dropAfter2},
+			{fmt.Sprintf("up{job=%q,instance=%q}", testJob, fineTarget), steady},
+		},
+	}
+	health.InputSeries = append(health.InputSeries, stateSet(target, map[verdict.Class]string{verdict.Connected: "1 1 stale"}, info(target, "1 1 stale"))...)
+	health.InputSeries = append(health.InputSeries, stateSet(fineTarget, map[verdict.Class]string{verdict.Connected: steady}, info(fineTarget, steady))...)
+	exporterLabels := map[string]string{"job": testExporterJob, "instance": broken}
+	targetLabels := map[string]string{"job": testJob, "instance": target}
+	for _, name := range []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed} {
+		r := byName[name]
+		fires := 2 + minutes(r.For) // the value drops at 2m
+		health.AlertTests = append(health.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires-1), AlertName: name, ExpAlerts: []expAlert{}})
+		labels := exporterLabels
+		if name == ProbeScrapeFailed {
+			labels = targetLabels
+		}
+		exp := expect(name, labels)
+		health.AlertTests = append(health.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires+1), AlertName: name, ExpAlerts: []expAlert{exp}})
+	}
+
+	absentFor := minutes(byName[ProbesAbsent].For)
+	absent := testGroup{Name: "no verdict at all: probes are not running", Interval: "1m",
+		InputSeries: []series{{fmt.Sprintf("up{job=%q,instance=%q}", testExporterJob, fine), steady}},
+		AlertTests: []alertTest{
+			{EvalTime: fmt.Sprintf("%dm", absentFor-1), AlertName: ProbesAbsent, ExpAlerts: []expAlert{}},
+			{EvalTime: fmt.Sprintf("%dm", absentFor+1), AlertName: ProbesAbsent, ExpAlerts: []expAlert{expect(ProbesAbsent, map[string]string{})}},
+		},
+	}
+	return []testGroup{health, absent}
+}

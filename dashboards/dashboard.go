@@ -1,0 +1,522 @@
+// Package dashboards generates the Grafana dashboard that ships in this
+// folder from the verdict taxonomy: the classes' value mappings and colours,
+// the reasons' meanings and the panels' descriptions all come from package
+// verdict, so the dashboard never disagrees with the exporter.
+//
+// Regenerate after changing the taxonomy or this package:
+//
+//	go test ./dashboards -update
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// File is the generated dashboard, relative to this folder.
+const File = "tcp_verdict.json"
+
+// UID is the dashboard's stable Grafana UID.
+const UID = "tcp-verdict"
+
+// ClassColors are the Grafana colours of the classes: green for connected,
+// warm colours for what the target's owners fix, cool ones for the network
+// and DNS, yellow for the exporter's own failure.
+var ClassColors = map[verdict.Class]string{
+	verdict.Connected:    "green",
+	verdict.ClosedByPeer: "orange",
+	verdict.Refused:      "red",
+	verdict.Firewall:     "purple",
+	verdict.Unreachable:  "dark-purple",
+	verdict.DNSError:     "blue",
+	verdict.Error:        "yellow",
+}
+
+// The template variables. Probe panels filter by all three; a probe series
+// has a module label when the scrape config copies __param_module into it
+// (README's scrape config does), and `.*` also matches a missing label.
+const (
+	probeSel    = `job=~"$job",instance=~"$instance",module=~"$module"`
+	exporterSel = `module=~"$module"`
+)
+
+// Dashboard is the part of Grafana's dashboard model this file uses.
+type Dashboard struct {
+	UID           string      `json:"uid"`
+	Title         string      `json:"title"`
+	Description   string      `json:"description"`
+	Tags          []string    `json:"tags"`
+	Editable      bool        `json:"editable"`
+	GraphTooltip  int         `json:"graphTooltip"`
+	Refresh       string      `json:"refresh"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Time          TimeRange   `json:"time"`
+	Timezone      string      `json:"timezone"`
+	Templating    Templating  `json:"templating"`
+	Annotations   Annotations `json:"annotations"`
+	Links         []Link      `json:"links"`
+	Panels        []Panel     `json:"panels"`
+	Version       int         `json:"version"`
+}
+
+// TimeRange is the dashboard's default time range.
+type TimeRange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// Templating holds the template variables.
+type Templating struct {
+	List []Variable `json:"list"`
+}
+
+// Variable is one template variable.
+type Variable struct {
+	Name       string      `json:"name"`
+	Label      string      `json:"label"`
+	Type       string      `json:"type"`
+	Query      any         `json:"query"`
+	Datasource *Datasource `json:"datasource,omitempty"`
+	Definition string      `json:"definition,omitempty"`
+	Refresh    int         `json:"refresh,omitempty"`
+	IncludeAll bool        `json:"includeAll"`
+	Multi      bool        `json:"multi"`
+	AllValue   string      `json:"allValue,omitempty"`
+	Current    any         `json:"current"`
+	Sort       int         `json:"sort,omitempty"`
+	Hide       int         `json:"hide"`
+}
+
+// Annotations are the dashboard's annotation queries.
+type Annotations struct {
+	List []map[string]any `json:"list"`
+}
+
+// Link is a dashboard link.
+type Link struct {
+	Title string `json:"title"`
+	Type  string `json:"type"`
+	URL   string `json:"url"`
+}
+
+// Datasource names a data source (here the $datasource variable).
+type Datasource struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+var prometheusDS = &Datasource{Type: "prometheus", UID: "${datasource}"}
+
+// Panel is one panel or row.
+type Panel struct {
+	ID              int              `json:"id"`
+	Type            string           `json:"type"`
+	Title           string           `json:"title"`
+	Description     string           `json:"description,omitempty"`
+	GridPos         GridPos          `json:"gridPos"`
+	Datasource      *Datasource      `json:"datasource,omitempty"`
+	Targets         []Target         `json:"targets,omitempty"`
+	FieldConfig     *FieldConfig     `json:"fieldConfig,omitempty"`
+	Options         map[string]any   `json:"options,omitempty"`
+	Transformations []map[string]any `json:"transformations,omitempty"`
+	Collapsed       *bool            `json:"collapsed,omitempty"`
+	Panels          []Panel          `json:"panels,omitempty"` // rows only
+}
+
+// GridPos places a panel on the 24-column grid.
+type GridPos struct {
+	H int `json:"h"`
+	W int `json:"w"`
+	X int `json:"x"`
+	Y int `json:"y"`
+}
+
+// Target is one PromQL query of a panel.
+type Target struct {
+	RefID        string      `json:"refId"`
+	Datasource   *Datasource `json:"datasource"`
+	Expr         string      `json:"expr"`
+	LegendFormat string      `json:"legendFormat,omitempty"`
+	Instant      bool        `json:"instant,omitempty"`
+	Range        bool        `json:"range,omitempty"`
+	Format       string      `json:"format,omitempty"`
+}
+
+// FieldConfig holds a panel's field defaults and overrides.
+type FieldConfig struct {
+	Defaults  map[string]any `json:"defaults"`
+	Overrides []Override     `json:"overrides"`
+}
+
+// Override changes the properties of matching fields.
+type Override struct {
+	Matcher    map[string]any   `json:"matcher"`
+	Properties []map[string]any `json:"properties"`
+}
+
+// Query is one panel's PromQL query, for tests that run them.
+type Query struct {
+	Panel, Expr string
+	Instant     bool
+}
+
+// Queries lists every query of the dashboard.
+func Queries() []Query {
+	var qs []Query
+	for _, p := range New().Panels {
+		for _, t := range p.Targets {
+			qs = append(qs, Query{Panel: p.Title, Expr: t.Expr, Instant: t.Instant})
+		}
+	}
+	return qs
+}
+
+// JSON renders the dashboard as the file Grafana imports.
+func JSON() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(New()); err != nil {
+		panic(err) // only plain values are encoded
+	}
+	return b.Bytes()
+}
+
+// layout places panels left to right in rows of 24 columns.
+type layout struct {
+	y, x, rowH int
+	id         int
+	panels     []Panel
+}
+
+func (l *layout) row(title string) {
+	l.newline()
+	l.id++
+	collapsed := false
+	l.panels = append(l.panels, Panel{ID: l.id, Type: "row", Title: title, Collapsed: &collapsed,
+		GridPos: GridPos{H: 1, W: 24, X: 0, Y: l.y}})
+	l.y++
+}
+
+func (l *layout) newline() {
+	l.y += l.rowH
+	l.x, l.rowH = 0, 0
+}
+
+func (l *layout) add(w, h int, p Panel) {
+	if l.x+w > 24 {
+		l.newline()
+	}
+	l.id++
+	p.ID = l.id
+	p.GridPos = GridPos{H: h, W: w, X: l.x, Y: l.y}
+	p.Datasource = prometheusDS
+	for i := range p.Targets {
+		p.Targets[i].RefID = string(rune('A' + i))
+		p.Targets[i].Datasource = prometheusDS
+	}
+	l.x += w
+	if h > l.rowH {
+		l.rowH = h
+	}
+	l.panels = append(l.panels, p)
+}
+
+// New builds the dashboard.
+func New() Dashboard {
+	var l layout
+	l.row("Verdicts")
+	l.add(24, 4, targetsByVerdict())
+	l.add(24, 9, verdictTimeline())
+	l.add(14, 9, evidenceTable())
+	l.add(10, 9, activeAlerts())
+	l.row("Timing")
+	l.add(12, 8, phaseDurations())
+	l.add(12, 8, probeDuration())
+	l.row("Success")
+	l.add(16, 7, successRatio())
+	l.add(8, 7, successOverRange())
+	l.row("Exporter health")
+	l.add(12, 7, probesRate())
+	l.add(4, 7, exporterUp())
+	l.add(4, 7, configReload())
+	l.add(4, 7, scrapesFailing())
+
+	return Dashboard{
+		UID:   UID,
+		Title: "TCP verdicts",
+		Description: "Why a TCP port cannot be reached and who has to fix it, from tcp_verdict_exporter. " +
+			"Generated from verdict/taxonomy.go (go test ./dashboards -update).",
+		Tags:          []string{"tcp_verdict", "blackbox"},
+		Editable:      true,
+		GraphTooltip:  1,
+		Refresh:       "30s",
+		SchemaVersion: 39,
+		Time:          TimeRange{From: "now-6h", To: "now"},
+		Timezone:      "browser",
+		Templating:    Templating{List: variables()},
+		Annotations: Annotations{List: []map[string]any{{
+			"builtIn": 1, "datasource": map[string]any{"type": "grafana", "uid": "-- Grafana --"},
+			"enable": true, "hide": true, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
+		}}},
+		Links:   []Link{{Title: "Verdict table", Type: "link", URL: "https://github.com/tcp-verdict/tcp_verdict_exporter#the-verdicts"}},
+		Panels:  l.panels,
+		Version: 1,
+	}
+}
+
+func variables() []Variable {
+	all := map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}
+	labelValues := func(name, label, query string) Variable {
+		return Variable{Name: name, Label: label, Type: "query", Datasource: prometheusDS,
+			Query:      map[string]any{"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+			Definition: query, Refresh: 2, IncludeAll: true, Multi: true, AllValue: ".*", Current: all, Sort: 1}
+	}
+	return []Variable{
+		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus",
+			Current: map[string]any{}},
+		labelValues("job", "Job", "label_values(tcp_verdict, job)"),
+		labelValues("instance", "Target", `label_values(tcp_verdict{job=~"$job"}, instance)`),
+		labelValues("module", "Module", "label_values(tcp_verdict_exporter_probes_total, module)"),
+	}
+}
+
+// classList describes every class for a panel description, in Markdown.
+func classList() string {
+	var b strings.Builder
+	for _, c := range verdict.Classes {
+		fmt.Fprintf(&b, "- **%s**: %s. Who fixes it: %s", c.Class, c.Meaning, c.Owner)
+		if c.Team != "" {
+			fmt.Fprintf(&b, " (alert `%s`, team `%s`)", alerts.AlertName(c.Class), c.Team)
+		}
+		b.WriteString(".\n")
+	}
+	return b.String()
+}
+
+// reasonList describes every reason, in Markdown.
+func reasonList() string {
+	var b strings.Builder
+	for _, r := range verdict.Reasons {
+		fmt.Fprintf(&b, "- **%s** (%s): %s\n", r.Reason, r.Class, alerts.ReasonText(r))
+	}
+	return b.String()
+}
+
+// classMappings maps a class name, or with byIndex its position in the
+// taxonomy, to the class's name and colour.
+func classMappings(byIndex bool, text func(verdict.ClassInfo) string) []map[string]any {
+	opts := map[string]any{}
+	for i, c := range verdict.Classes {
+		key := string(c.Class)
+		if byIndex {
+			key = fmt.Sprint(i)
+		}
+		opts[key] = map[string]any{"text": text(c), "color": ClassColors[c.Class], "index": i}
+	}
+	return []map[string]any{{"type": "value", "options": opts}}
+}
+
+func className(c verdict.ClassInfo) string { return string(c.Class) }
+
+// classOverrides colour series named after a class.
+func classOverrides() []Override {
+	var o []Override
+	for _, c := range verdict.Classes {
+		o = append(o, Override{
+			Matcher:    map[string]any{"id": "byName", "options": string(c.Class)},
+			Properties: []map[string]any{{"id": "color", "value": map[string]any{"mode": "fixed", "fixedColor": ClassColors[c.Class]}}},
+		})
+	}
+	return o
+}
+
+// classIndexExpr is the class's position in the taxonomy, per target: the
+// state set weighted by index and summed (connected is 0), so one series
+// per target can carry the verdict through value mappings.
+func classIndexExpr() string {
+	var terms []string
+	for i, c := range verdict.Classes {
+		if i == 0 {
+			continue
+		}
+		terms = append(terms, fmt.Sprintf("tcp_verdict{%s,class=%q} * %d", probeSel, c.Class, i))
+	}
+	return "sum by (job, instance) (\n  " + strings.Join(terms, "\n  or ") + "\n)"
+}
+
+func targetsByVerdict() Panel {
+	return Panel{Type: "stat", Title: "Targets by verdict",
+		Description: "How many targets have each verdict now.\n\n" + classList(),
+		Targets:     []Target{{Expr: fmt.Sprintf("sum by (class) (tcp_verdict{%s})", probeSel), LegendFormat: "{{class}}", Instant: true}},
+		FieldConfig: &FieldConfig{
+			Defaults:  map[string]any{"color": map[string]any{"mode": "fixed", "fixedColor": "text"}, "unit": "none", "decimals": 0},
+			Overrides: classOverrides(),
+		},
+		Options: map[string]any{"colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
+			"justifyMode": "center", "reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+func verdictTimeline() Panel {
+	return Panel{Type: "state-timeline", Title: "Verdict per target",
+		Description: "The verdict of every probe of each target over time; a gap means no probe answered (see Exporter health).\n\n" + classList(),
+		Targets:     []Target{{Expr: classIndexExpr(), LegendFormat: "{{instance}}", Range: true}},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{
+				"color":    map[string]any{"mode": "fixed", "fixedColor": "text"},
+				"mappings": classMappings(true, className),
+				"custom":   map[string]any{"fillOpacity": 80, "lineWidth": 0},
+			},
+			Overrides: []Override{},
+		},
+		Options: map[string]any{"showValue": "auto", "mergeValues": true, "rowHeight": 0.9, "alignValue": "left",
+			"legend": map[string]any{"showLegend": true, "displayMode": "list", "placement": "bottom"}},
+	}
+}
+
+func evidenceTable() Panel {
+	reasonOpts := map[string]any{}
+	for i, r := range verdict.Reasons {
+		reasonOpts[string(r.Reason)] = map[string]any{"text": fmt.Sprintf("%s: %s", r.Reason, r.Meaning), "index": i}
+	}
+	byName := func(name string, props ...map[string]any) Override {
+		return Override{Matcher: map[string]any{"id": "byName", "options": name}, Properties: props}
+	}
+	return Panel{Type: "table", Title: "Evidence now: reason, responder, who fixes it",
+		Description: "The latest verdict of each target with its reason (in nmap's --reason words) and the responder: the target itself, or the router whose ICMP error stopped the connection; empty when nothing answered.\n\n" + reasonList(),
+		Targets:     []Target{{Expr: fmt.Sprintf("tcp_verdict_info{%s}", probeSel), Instant: true, Format: "table"}},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
+			Overrides: []Override{
+				byName("class",
+					map[string]any{"id": "mappings", "value": classMappings(false, func(c verdict.ClassInfo) string {
+						if c.Team == "" {
+							return string(c.Class)
+						}
+						return fmt.Sprintf("%s (%s)", c.Class, c.Owner)
+					})},
+					map[string]any{"id": "custom.cellOptions", "value": map[string]any{"type": "color-text"}}),
+				byName("reason", map[string]any{"id": "mappings", "value": []map[string]any{{"type": "value", "options": reasonOpts}}}),
+			},
+		},
+		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "class", "desc": true}}},
+		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
+			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true},
+			"indexByName":   map[string]any{"instance": 0, "class": 1, "reason": 2, "responder": 3, "job": 4, "module": 5},
+		}}},
+	}
+}
+
+func activeAlerts() Panel {
+	return Panel{Type: "table", Title: "Firing alerts and their team",
+		Description: "The shipped alert rules (alerts/tcp_verdict.rules.yml) that fire now, with the `team` label Alertmanager routes on. " +
+			"A verdict alert fires once its class has lasted its `for:`; connected targets never alert.",
+		Targets:     []Target{{Expr: `ALERTS{alertname=~"TCPVerdict.*",alertstate="firing"}`, Instant: true, Format: "table"}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"custom": map[string]any{"filterable": true}}, Overrides: []Override{}},
+		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
+			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, "alertstate": true},
+			"indexByName":   map[string]any{"alertname": 0, "team": 1, "severity": 2, "instance": 3, "reason": 4, "responder": 5},
+		}}},
+	}
+}
+
+func phaseDurations() Panel {
+	return Panel{Type: "timeseries", Title: "Phase durations",
+		Description: "How long each phase of the probe took: resolve (DNS), connect (the handshake, or until the ICMP error or the deadline), hold (how long the session was watched after the handshake; short when the peer closed it), plus tls and query when the module uses them.",
+		Targets:     []Target{{Expr: fmt.Sprintf("tcp_phase_duration_seconds{%s}", probeSel), LegendFormat: "{{instance}} {{phase}}", Range: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "s", "min": 0}, Overrides: []Override{}},
+	}
+}
+
+func probeDuration() Panel {
+	return Panel{Type: "timeseries", Title: "Probe duration",
+		Description: "How long the whole probe took. A firewall that drops silently (firewall, no-response) takes the module's timeout.",
+		Targets:     []Target{{Expr: fmt.Sprintf("probe_duration_seconds{%s}", probeSel), LegendFormat: "{{instance}}", Range: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "s", "min": 0}, Overrides: []Override{}},
+	}
+}
+
+func successRatio() Panel {
+	return Panel{Type: "timeseries", Title: "Probe success ratio",
+		Description: "Share of successful probes (probe_success: connected, the session survived the hold and every expectation was met), per target.",
+		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__rate_interval]))", probeSel),
+			LegendFormat: "{{instance}}", Range: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "percentunit", "min": 0, "max": 1}, Overrides: []Override{}},
+	}
+}
+
+func successOverRange() Panel {
+	return Panel{Type: "bargauge", Title: "Success over the time range",
+		Description: "Share of successful probes per target over the dashboard's time range.",
+		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__range]))", probeSel),
+			LegendFormat: "{{instance}}", Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "percentunit", "min": 0, "max": 1,
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{
+				{"color": "red", "value": nil}, {"color": "orange", "value": 0.9}, {"color": "green", "value": 0.99}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"displayMode": "basic", "orientation": "horizontal",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+func probesRate() Panel {
+	return Panel{Type: "timeseries", Title: "Probes per second by module and verdict",
+		Description: "tcp_verdict_exporter_probes_total from the exporter's /metrics: every probe it ran, by module and class. " +
+			"A class of error means the exporter's own host failed: " + verdict.Error.Info().Meaning + ".",
+		Targets: []Target{{Expr: fmt.Sprintf("sum by (module, class) (rate(tcp_verdict_exporter_probes_total{%s}[$__rate_interval]))", exporterSel),
+			LegendFormat: "{{class}} ({{module}})", Range: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "reqps", "min": 0}, Overrides: []Override{}},
+	}
+}
+
+// upDown maps 1 and 0 to words and colours.
+func upDown(one, zero string) []map[string]any {
+	return []map[string]any{{"type": "value", "options": map[string]any{
+		"1": map[string]any{"text": one, "color": "green", "index": 0},
+		"0": map[string]any{"text": zero, "color": "red", "index": 1},
+	}}}
+}
+
+func exporterUp() Panel {
+	return Panel{Type: "stat", Title: "Exporter up",
+		Description: "Whether Prometheus can scrape each exporter's /metrics (alert " + alerts.ExporterDown + ").",
+		Targets: []Target{{Expr: "up and on (job) present_over_time(tcp_verdict_exporter_build_info[1h])",
+			LegendFormat: "{{instance}}", Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"mappings": upDown("up", "down"), "color": map[string]any{"mode": "thresholds"},
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "red", "value": nil}, {"color": "green", "value": 1}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+func configReload() Panel {
+	return Panel{Type: "stat", Title: "Last config reload",
+		Description: "tcp_verdict_exporter_config_last_reload_successful: a failed reload keeps the running configuration (alert " + alerts.ExporterConfigReloadFailed + ").",
+		Targets:     []Target{{Expr: "tcp_verdict_exporter_config_last_reload_successful", LegendFormat: "{{instance}}", Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"mappings": upDown("ok", "failed"), "color": map[string]any{"mode": "thresholds"},
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "red", "value": nil}, {"color": "green", "value": 1}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"colorMode": "background", "graphMode": "none", "textMode": "value_and_name",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+func scrapesFailing() Panel {
+	return Panel{Type: "stat", Title: "Probe scrapes failing",
+		Description: "Targets whose /probe scrape gets no answer from the exporter: no verdict at all, so their state is unknown (alert " + alerts.ProbeScrapeFailed + ").",
+		Targets:     []Target{{Expr: `count(up{job=~"$job"} == 0) or vector(0)`, Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "none", "color": map[string]any{"mode": "thresholds"},
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "green", "value": nil}, {"color": "red", "value": 1}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"colorMode": "background", "graphMode": "none",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}

@@ -1,0 +1,146 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/metricnames"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+var update = flag.Bool("update", false, "rewrite dashboards/"+File+" from the taxonomy")
+
+// The file in this folder is the generator's output, byte for byte.
+func TestDashboardIsCurrent(t *testing.T) {
+	want := JSON()
+	got, err := os.ReadFile(File)
+	if err == nil && bytes.Equal(got, want) {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(File, want, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatalf("dashboards/%s differs from its generator (or is missing: %v); run: go test ./dashboards -update", File, err)
+}
+
+// The file is JSON Grafana can import: unique panel ids, panels inside the
+// 24-column grid, every query with a refId and the datasource variable,
+// every panel described, and the template variables it uses defined.
+func TestDashboardIsWellFormed(t *testing.T) {
+	var d map[string]any
+	if err := json.Unmarshal(JSON(), &d); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	for _, k := range []string{"uid", "title", "panels", "templating", "schemaVersion"} {
+		if _, ok := d[k]; !ok {
+			t.Errorf("dashboard lacks %q", k)
+		}
+	}
+	vars := map[string]bool{"__rate_interval": true, "__range": true, "__all": true}
+	for _, v := range d["templating"].(map[string]any)["list"].([]any) {
+		vars[v.(map[string]any)["name"].(string)] = true
+	}
+	for _, want := range []string{"datasource", "job", "instance", "module"} {
+		if !vars[want] {
+			t.Errorf("template variable %s missing", want)
+		}
+	}
+	used := regexp.MustCompile(`\$\{?(\w+)`)
+	ids := map[float64]bool{}
+	for _, p := range d["panels"].([]any) {
+		p := p.(map[string]any)
+		title, _ := p["title"].(string)
+		id := p["id"].(float64)
+		if ids[id] {
+			t.Errorf("panel %q: id %v used twice", title, id)
+		}
+		ids[id] = true
+		g := p["gridPos"].(map[string]any)
+		if g["x"].(float64)+g["w"].(float64) > 24 || g["h"].(float64) < 1 {
+			t.Errorf("panel %q: gridPos %v outside the grid", title, g)
+		}
+		if p["type"] == "row" {
+			continue
+		}
+		if desc, _ := p["description"].(string); desc == "" {
+			t.Errorf("panel %q has no description", title)
+		}
+		targets, _ := p["targets"].([]any)
+		if len(targets) == 0 {
+			t.Errorf("panel %q has no query", title)
+		}
+		for _, tg := range targets {
+			tg := tg.(map[string]any)
+			if tg["refId"] == "" || tg["datasource"].(map[string]any)["uid"] != "${datasource}" {
+				t.Errorf("panel %q: query %v lacks a refId or the datasource variable", title, tg)
+			}
+			for _, m := range used.FindAllStringSubmatch(tg["expr"].(string), -1) {
+				if !vars[m[1]] {
+					t.Errorf("panel %q uses undefined variable $%s", title, m[1])
+				}
+			}
+		}
+	}
+}
+
+// Every query selects only metrics the exporter (or Prometheus itself)
+// emits, found by running the collectors.
+func TestDashboardQueriesEmittedMetrics(t *testing.T) {
+	emitted, err := metricnames.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range Queries() {
+		names := metricnames.InPromQL(q.Expr)
+		if len(names) == 0 {
+			t.Errorf("panel %q: no metric in %q", q.Panel, q.Expr)
+		}
+		for _, n := range names {
+			if !emitted[n] {
+				t.Errorf("panel %q queries %s, which neither the exporter nor Prometheus emits", q.Panel, n)
+			}
+		}
+	}
+}
+
+// The taxonomy is the dashboard's: every class mapped, coloured and
+// described with its meaning, every reason's meaning in the evidence table.
+func TestDashboardFollowsTheTaxonomy(t *testing.T) {
+	out := string(JSON())
+	for _, c := range verdict.Classes {
+		if ClassColors[c.Class] == "" {
+			t.Errorf("class %s has no colour", c.Class)
+		}
+		if !strings.Contains(out, jsonText(c.Meaning)) {
+			t.Errorf("class %s's meaning is not in any panel description", c.Class)
+		}
+	}
+	for _, r := range verdict.Reasons {
+		if !strings.Contains(out, jsonText(string(r.Reason)+": "+r.Meaning)) {
+			t.Errorf("reason %s's meaning is not mapped in the evidence table", r.Reason)
+		}
+	}
+	expr := classIndexExpr()
+	for i, c := range verdict.Classes[1:] {
+		if !strings.Contains(expr, fmt.Sprintf(`class=%q} * %d`, c.Class, i+1)) {
+			t.Errorf("the timeline's expression does not give %s its index %d: %s", c.Class, i+1, expr)
+		}
+	}
+}
+
+func jsonText(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	enc.Encode(s)
+	return strings.Trim(strings.TrimSpace(b.String()), `"`)
+}

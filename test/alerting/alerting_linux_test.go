@@ -1,0 +1,561 @@
+//go:build linux
+
+package alerting
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/dashboards"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// budget bounds the whole test; every wait below is bounded by it.
+const budget = 90 * time.Second
+
+// The exporter's modules: a short hold, so that a probe fits in the 0.5 s a
+// 1 s scrape timeout leaves it.
+const exporterConfig = `modules:
+  tcp:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 100ms
+`
+
+// A key the config loader rejects: reloading this fails and keeps the
+// running modules.
+const badExporterConfig = `modules:
+  tcp:
+    prober: tcp
+    no_such_key: true
+`
+
+// received is one alert as a team's webhook got it.
+type received struct {
+	team        string // the receiver's path
+	receiver    string // Alertmanager's receiver name
+	status      string
+	labels      map[string]string
+	annotations map[string]string
+}
+
+// webhooks is the test's Alertmanager receiver: POST /team/<slug>.
+type webhooks struct {
+	mu     sync.Mutex
+	alerts []received
+}
+
+func (h *webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	team, ok := strings.CutPrefix(r.URL.Path, "/team/")
+	if !ok || r.Method != http.MethodPost {
+		http.Error(w, "POST /team/<slug>", http.StatusNotFound)
+		return
+	}
+	var msg struct {
+		Receiver string `json:"receiver"`
+		Alerts   []struct {
+			Status      string            `json:"status"`
+			Labels      map[string]string `json:"labels"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"alerts"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, a := range msg.Alerts {
+		h.alerts = append(h.alerts, received{team: team, receiver: msg.Receiver, status: a.Status, labels: a.Labels, annotations: a.Annotations})
+	}
+}
+
+func (h *webhooks) all() []received {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]received(nil), h.alerts...)
+}
+
+// find returns the first firing alert named name for instance (any
+// instance when empty) that reached any receiver.
+func (h *webhooks) find(name, instance string) (received, bool) {
+	for _, a := range h.all() {
+		if a.status == "firing" && a.labels["alertname"] == name && (instance == "" || a.labels["instance"] == instance) {
+			return a, true
+		}
+	}
+	return received{}, false
+}
+
+// TestAlertsReachTheRightTeam runs the shipped rules in a real Prometheus
+// against the exporter and checks that Alertmanager, routing by `team`,
+// delivers each verdict's alert to the team that fixes it, with the
+// evidence in its annotations; that a connected target raises nothing; and
+// that a failed config reload pages whoever runs the exporter.
+func TestAlertsReachTheRightTeam(t *testing.T) {
+	testenv.NeedTools(t, "prometheus", "prometheus-alertmanager")
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	start := time.Now()
+	dir := t.TempDir()
+
+	// Loopback targets, one per verdict we can make on loopback.
+	closing := listen(t, func(c net.Conn) { c.Close() }) // accept, then FIN
+	var held []net.Conn
+	var heldMu sync.Mutex
+	silent := listen(t, func(c net.Conn) { heldMu.Lock(); held = append(held, c); heldMu.Unlock() })
+	t.Cleanup(func() {
+		heldMu.Lock()
+		defer heldMu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	closed := freePort(t) // nothing listens: RST
+	t.Logf("targets: %s closes at once, %s is silent, %s is closed", closing, silent, closed)
+
+	hooks := &webhooks{}
+	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hookSrv := &http.Server{Handler: hooks, ReadHeaderTimeout: 5 * time.Second}
+	go hookSrv.Serve(hookLn)
+	t.Cleanup(func() { hookSrv.Close() })
+
+	// The exporter, built from this tree.
+	bin := buildExporter(t, dir)
+	exporterFile := filepath.Join(dir, "exporter.yml")
+	writeFile(t, exporterFile, exporterConfig)
+	exporterAddr := freePort(t)
+	startProcess(ctx, t, "exporter", "http://"+exporterAddr+"/-/healthy", bin,
+		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr)
+
+	// Alertmanager, from the shipped example: the team receivers point at
+	// our webhook, and it groups and sends at once.
+	amAddr := freePort(t)
+	amConfig := string(alerts.AlertmanagerYAML())
+	for _, r := range []struct{ old, new string }{
+		{alerts.ExampleWebhookBase, "http://" + hookLn.Addr().String() + "/team/"},
+		{"group_wait: 30s", "group_wait: 1s"},
+		{"group_interval: 5m", "group_interval: 1s"},
+	} {
+		if !strings.Contains(amConfig, r.old) {
+			t.Fatalf("alerts/%s no longer contains %q; update this test", alerts.AlertmanagerFile, r.old)
+		}
+		amConfig = strings.ReplaceAll(amConfig, r.old, r.new)
+	}
+	amFile := filepath.Join(dir, "alertmanager.yml")
+	writeFile(t, amFile, amConfig)
+	startProcess(ctx, t, "alertmanager", "http://"+amAddr+"/-/ready", "prometheus-alertmanager",
+		"--config.file="+amFile, "--storage.path="+filepath.Join(dir, "am"),
+		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn")
+
+	// Prometheus with the shipped rules, every `for:` read as seconds
+	// instead of minutes; expressions, labels and annotations unchanged.
+	rules := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAllString(string(alerts.RulesYAML()), "${1}${2}s")
+	if rules == string(alerts.RulesYAML()) {
+		t.Fatal("no `for:` in minutes found in the rules; update this test")
+	}
+	rulesFile := filepath.Join(dir, "rules.yml")
+	writeFile(t, rulesFile, rules)
+	promAddr := freePort(t)
+	promFile := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promFile, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [%q]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: [%q]
+scrape_configs:
+  - job_name: tcp_verdict
+    metrics_path: /probe
+    params:
+      module: [tcp]
+    static_configs:
+      - targets: [%q, %q, %q]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - source_labels: [__param_module]
+        target_label: module
+      - target_label: __address__
+        replacement: %q
+  - job_name: tcp_verdict_exporter
+    static_configs:
+      - targets: [%q]
+`, rulesFile, amAddr, closing, silent, closed, exporterAddr, exporterAddr))
+	startProcess(ctx, t, "prometheus", "http://"+promAddr+"/-/ready", "prometheus",
+		"--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+		"--web.listen-address="+promAddr, "--log.level=warn")
+	prom := promAPI{base: "http://" + promAddr}
+	t.Logf("exporter %s, prometheus %s, alertmanager %s, webhooks %s ready after %s",
+		exporterAddr, promAddr, amAddr, hookLn.Addr(), time.Since(start).Round(time.Millisecond))
+
+	var groups struct {
+		Groups []struct {
+			Rules []struct{ Name string } `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := prom.get(ctx, "/api/v1/rules", nil, &groups); err != nil {
+		t.Fatal(err)
+	}
+	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != len(alerts.Rules()) {
+		t.Fatalf("prometheus loaded %+v, want the %d rules of alerts/%s", groups, len(alerts.Rules()), alerts.RulesFile)
+	}
+
+	// Each target's verdict alert reaches its class's team.
+	type want struct {
+		class     verdict.Class
+		reason    verdict.Reason
+		instance  string
+		responder string
+	}
+	wants := []want{
+		{verdict.ClosedByPeer, verdict.Fin, closing, "127.0.0.1"},
+		{verdict.Refused, verdict.ConnRefused, closed, "127.0.0.1"},
+	}
+	for _, w := range wants {
+		name := alerts.AlertName(w.class)
+		a, err := waitFor(ctx, func() (received, bool) { return hooks.find(name, w.instance) })
+		if err != nil {
+			t.Fatalf("%s for %s never reached a receiver (%v); received: %v\n%s", name, w.instance, err, hooks.all(), prom.alertsDump(ctx))
+		}
+		info := w.class.Info()
+		t.Logf("%s: %s (%s from %s) reached team %s after %s: %q",
+			w.instance, name, a.labels["reason"], a.labels["responder"], a.team, time.Since(start).Round(time.Millisecond), a.annotations["summary"])
+		if a.team != info.Team || a.receiver != info.Team {
+			t.Errorf("%s reached receiver %s at /team/%s, want team %s", name, a.receiver, a.team, info.Team)
+		}
+		for k, v := range map[string]string{"class": string(w.class), "reason": string(w.reason), "responder": w.responder,
+			"team": info.Team, "job": "tcp_verdict", "module": "tcp"} {
+			if a.labels[k] != v {
+				t.Errorf("%s: label %s=%q, want %q (labels %v)", name, k, a.labels[k], v, a.labels)
+			}
+		}
+		desc := a.annotations["description"]
+		for _, s := range []string{
+			fmt.Sprintf("reason %s from %s.", w.reason, w.responder),
+			alerts.ReasonText(w.reason.Info()),
+			"Who fixes it: " + info.Owner + "; " + alerts.Ask(info) + ".",
+		} {
+			if !strings.Contains(desc, s) {
+				t.Errorf("%s: description lacks %q:\n%s", name, s, desc)
+			}
+		}
+		if !strings.Contains(a.annotations["summary"], w.instance) || !strings.Contains(a.annotations["summary"], info.Meaning) {
+			t.Errorf("%s: summary %q lacks the instance or the class's meaning", name, a.annotations["summary"])
+		}
+	}
+
+	// A config reload that fails pages whoever runs the exporter, while the
+	// exporter keeps probing with its running config.
+	writeFile(t, exporterFile, badExporterConfig)
+	resp, err := http.Post("http://"+exporterAddr+"/-/reload", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("reloading a bad config succeeded")
+	}
+	reloadAt := time.Now()
+	a, err := waitFor(ctx, func() (received, bool) { return hooks.find(alerts.ExporterConfigReloadFailed, exporterAddr) })
+	if err != nil {
+		t.Fatalf("%s never reached a receiver (%v); received: %v\n%s", alerts.ExporterConfigReloadFailed, err, hooks.all(), prom.alertsDump(ctx))
+	}
+	t.Logf("%s: %s reached team %s %s after the failed reload",
+		exporterAddr, alerts.ExporterConfigReloadFailed, a.team, time.Since(reloadAt).Round(time.Millisecond))
+	if team := alerts.ExporterTeam(); a.team != team || a.labels["team"] != team {
+		t.Errorf("%s reached /team/%s with team=%s, want %s", alerts.ExporterConfigReloadFailed, a.team, a.labels["team"], team)
+	}
+
+	// The silent target is connected, has been for longer than any `for:`,
+	// and no alert of any state names it.
+	var connected []struct {
+		Value [2]any `json:"value"`
+	}
+	if err := prom.query(ctx, fmt.Sprintf(`tcp_verdict{instance=%q,class=%q}`, silent, verdict.Connected), &connected); err != nil {
+		t.Fatal(err)
+	}
+	if len(connected) != 1 || connected[0].Value[1] != "1" {
+		t.Errorf("prometheus has %v for %s's connected state, want 1", connected, silent)
+	}
+	var pending []struct {
+		Metric map[string]string `json:"metric"`
+	}
+	if err := prom.query(ctx, `ALERTS`, &pending); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pending {
+		if p.Metric["instance"] == silent {
+			t.Errorf("connected target %s has alert %v", silent, p)
+		}
+	}
+
+	// Every alert that reached a receiver is one we expected, at the team
+	// the taxonomy names; nothing fell through to the default receiver.
+	expected := map[string]string{ // alertname/instance → team
+		alerts.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
+		alerts.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
+		alerts.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
+	}
+	var got []string
+	for _, a := range hooks.all() {
+		key := a.labels["alertname"] + "/" + a.labels["instance"]
+		got = append(got, fmt.Sprintf("%s → %s (%s)", key, a.team, a.status))
+		if team, ok := expected[key]; !ok || team != a.team {
+			t.Errorf("unexpected alert %s at /team/%s (receiver %s): %v", key, a.team, a.receiver, a.labels)
+		}
+	}
+	sort.Strings(got)
+	t.Logf("webhook deliveries:\n  %s", strings.Join(got, "\n  "))
+
+	// Every dashboard query answers with data from this Prometheus.
+	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`,
+		"$__rate_interval", "10s", "$__range", "1m")
+	for _, q := range dashboards.Queries() {
+		var res []json.RawMessage
+		if err := prom.query(ctx, vars.Replace(q.Expr), &res); err != nil {
+			t.Errorf("dashboard panel %q: %v", q.Panel, err)
+		} else if len(res) == 0 {
+			t.Errorf("dashboard panel %q: no data for %s", q.Panel, vars.Replace(q.Expr))
+		}
+	}
+	t.Logf("done after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// waitFor polls f until it reports ok or ctx ends.
+func waitFor[T any](ctx context.Context, f func() (T, bool)) (T, error) {
+	for {
+		if v, ok := f(); ok {
+			return v, nil
+		}
+		select {
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// listen serves a loopback listener with handle until the test ends.
+func listen(t *testing.T, handle func(net.Conn)) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			handle(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// freePort returns a loopback address nothing listens on (yet).
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func writeFile(t *testing.T, path, content string) {
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// buildExporter builds the exporter from the module under test into dir.
+func buildExporter(t *testing.T, dir string) string {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil ||
+		!bytes.Contains(data, []byte("module github.com/tcp-verdict/tcp_verdict_exporter\n")) {
+		t.Fatalf("%s is not the exporter's module root", root)
+	}
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // sudo may drop PATH
+	}
+	bin := filepath.Join(dir, "tcp_verdict_exporter")
+	cmd := exec.Command(goTool, "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// logBuffer collects a process's output for the failure report.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startProcess runs a program until the test ends and waits until ready
+// answers 200. Cleanup stops it by its PID (SIGTERM, then SIGKILL) and, if
+// the test failed, logs its output.
+func startProcess(ctx context.Context, t *testing.T, name, ready, program string, args ...string) {
+	t.Helper()
+	log := &logBuffer{}
+	cmd := exec.Command(program, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	// If the test binary dies before its cleanups run, so does the child.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	pid := cmd.Process.Pid
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Logf("%s (PID %d) ignored SIGTERM; killing it", name, pid)
+			cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("%s (PID %d) output:\n%s", name, pid, tail(log.String(), 3000))
+		}
+	})
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
+	_, err := waitFor(ctx, func() (struct{}, bool) {
+		select {
+		case <-done:
+			return struct{}{}, true
+		default:
+		}
+		resp, err := client.Get(ready)
+		if err != nil {
+			return struct{}{}, false
+		}
+		resp.Body.Close()
+		return struct{}{}, resp.StatusCode == http.StatusOK
+	})
+	select {
+	case <-done:
+		t.Fatalf("%s exited at start (%v):\n%s", name, cmd.ProcessState, tail(log.String(), 3000))
+	default:
+	}
+	if err != nil {
+		t.Fatalf("%s (PID %d) not ready at %s: %v\n%s", name, pid, ready, err, tail(log.String(), 3000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// promAPI queries Prometheus's HTTP API.
+type promAPI struct{ base string }
+
+var apiClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+
+func (p promAPI) get(ctx context.Context, path string, params url.Values, data any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+path+"?"+params.Encode(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var env struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return fmt.Errorf("%s: %v: %s", path, err, body)
+	}
+	if env.Status != "success" {
+		return fmt.Errorf("%s %s: %s", path, params.Encode(), env.Error)
+	}
+	return json.Unmarshal(env.Data, data)
+}
+
+// query runs an instant query and decodes its vector result.
+func (p promAPI) query(ctx context.Context, expr string, result any) error {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return err
+	}
+	if data.ResultType != "vector" {
+		return fmt.Errorf("%s: result type %s, want vector", expr, data.ResultType)
+	}
+	return json.Unmarshal(data.Result, result)
+}
+
+// alertsDump is Prometheus's view of the alerts, for failure messages.
+func (p promAPI) alertsDump(ctx context.Context) string {
+	var data json.RawMessage
+	if err := p.get(ctx, "/api/v1/alerts", nil, &data); err != nil {
+		return "prometheus alerts: " + err.Error()
+	}
+	return "prometheus alerts: " + string(data)
+}
