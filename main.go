@@ -94,7 +94,7 @@ func run(args []string) int {
 
 func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	logger.Info("loaded config", "source", store.Source(), "modules", store.Get().ModuleNames())
+	logger.Info("loaded config", "config", store.Source(), "modules", store.Get().ModuleNames())
 	handler.LogWarnings(store, logger)
 
 	reg := prometheus.NewRegistry()

@@ -64,8 +64,8 @@ type sample struct {
 // both render it.
 func samples(r *prober.Result) []sample {
 	s := make([]sample, 0, 24)
-	for _, ci := range verdict.Classes {
-		s = append(s, sample{verdictFamily, []string{string(ci.Class)}, boolValue(ci.Class == r.Class)})
+	for i, ci := range verdict.Classes {
+		s = append(s, sample{verdictFamily, classValues[i], boolValue(ci.Class == r.Class)})
 	}
 	responder := ""
 	if r.Responder.IsValid() {
@@ -73,7 +73,11 @@ func samples(r *prober.Result) []sample {
 	}
 	s = append(s, sample{verdictInfoFamily, []string{string(r.Class), string(r.Reason), responder}, 1})
 	for _, pd := range r.Phases {
-		s = append(s, sample{phaseFamily, []string{string(pd.Phase)}, pd.Duration.Seconds()})
+		values, ok := phaseValues[pd.Phase]
+		if !ok {
+			values = []string{string(pd.Phase)}
+		}
+		s = append(s, sample{phaseFamily, values, pd.Duration.Seconds()})
 	}
 	dns, _ := r.PhaseDuration(prober.PhaseResolve)
 	s = append(s,
@@ -106,6 +110,24 @@ func samples(r *prober.Result) []sample {
 	})
 	return s
 }
+
+// Label values that never change, made once rather than on every probe.
+var (
+	classValues = func() [][]string {
+		v := make([][]string, len(verdict.Classes))
+		for i, ci := range verdict.Classes {
+			v[i] = []string{string(ci.Class)}
+		}
+		return v
+	}()
+	phaseValues = func() map[prober.Phase][]string {
+		v := map[prober.Phase][]string{}
+		for _, p := range []prober.Phase{prober.PhaseResolve, prober.PhaseConnect, prober.PhaseTLS, prober.PhaseQuery, prober.PhaseHold, prober.PhaseTrace} {
+			v[p] = []string{string(p)}
+		}
+		return v
+	}()
+)
 
 // Probe exposes one Result. Every series is emitted on every probe, so
 // "absent" never has to be told apart from "0".

@@ -31,11 +31,11 @@ func (h *Reload) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ReloadConfig reloads and logs the outcome; SIGHUP and /-/reload share it.
 func ReloadConfig(store *config.Store, logger *slog.Logger) error {
 	if err := store.Reload(); err != nil {
-		logger.Error("failed to reload config, keeping the running one", "source", store.Source(), "err", err)
+		logger.Error("failed to reload config, keeping the running one", "config", store.Source(), "err", err)
 		return err
 	}
 	LogWarnings(store, logger)
-	logger.Info("loaded config", "source", store.Source(), "modules", store.Get().ModuleNames())
+	logger.Info("loaded config", "config", store.Source(), "modules", store.Get().ModuleNames())
 	return nil
 }
 

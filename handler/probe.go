@@ -126,6 +126,13 @@ func (h *Probe) log(module string, r *prober.Result) {
 	if r.Failure != "" {
 		attrs = append(attrs, "failure", r.Failure)
 	}
+	if len(r.Hops) > 0 {
+		if hop, ok := r.LastHop(); ok {
+			attrs = append(attrs, "last_hop_ttl", hop.TTL, "last_hop", hop.Addr, "last_hop_said", hop.Answer())
+		} else {
+			attrs = append(attrs, "last_hop_ttl", 0)
+		}
+	}
 	if r.Class == verdict.Error {
 		// Our own host failed: the operator must hear of it.
 		h.Logger.Warn("probe failed on the exporter's host", attrs...)

@@ -11,26 +11,10 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// errQueue keeps a duplicate of the dialling socket's descriptor. Go's
-// net.Dialer closes the socket when connect() fails, and with it the ICMP
-// error queue that tells *why*; the duplicate keeps the socket, and so the
-// queue, alive until we have read it.
+// errQueue reads a socket's ICMP error queue (MSG_ERRQUEUE). It borrows
+// the descriptor: whoever owns the socket closes it, after the read.
 type errQueue struct {
 	fd int
-}
-
-// arm runs inside net.Dialer.Control, before bind() and connect(): it asks
-// the kernel to queue ICMP errors and keeps a duplicate descriptor.
-func (q *errQueue) arm(v6 bool, fd uintptr) error {
-	if err := setRecvErr(int(fd), v6); err != nil {
-		return err
-	}
-	dup, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return &syscallError{"dup", err}
-	}
-	q.fd = dup
-	return nil
 }
 
 // setRecvErr asks the kernel to queue the socket's ICMP errors
@@ -123,13 +107,6 @@ func (q *errQueue) localAddr() netip.Addr {
 		return netip.AddrFrom16(sa.Addr).Unmap()
 	}
 	return netip.Addr{}
-}
-
-func (q *errQueue) close() {
-	if q.fd > 0 {
-		unix.Close(q.fd)
-		q.fd = 0
-	}
 }
 
 // parseExtendedErr decodes a sock_extended_err and the offender address

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
@@ -159,60 +158,38 @@ func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.
 func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.AddrPort) (net.Conn, bool) {
 	start := time.Now()
 	defer p.phase(PhaseConnect, start)
-	network, v6 := "tcp4", addr.Addr().Is6()
-	if v6 {
-		network = "tcp6"
-	}
-	var q errQueue
-	defer q.close()
-	d := net.Dialer{
-		KeepAlive: -1, // a probe's session is too short for keepalives: spares 3-4 setsockopt calls
-		// The error queue is the evidence; it must be armed before connect().
-		ControlContext: func(_ context.Context, _, _ string, c syscall.RawConn) error {
-			var armErr error
-			if err := c.Control(func(fd uintptr) { armErr = q.arm(v6, fd) }); err != nil {
-				return err
-			}
-			return armErr
-		},
-	}
+	v6 := addr.Addr().Is6()
+	var src netip.Addr
 	if tcp.SourceIPAddress != "" {
-		src, _ := netip.ParseAddr(tcp.SourceIPAddress) // validated by config
+		src, _ = netip.ParseAddr(tcp.SourceIPAddress) // validated by config
 		src = src.Unmap()
 		if src.Is6() != v6 {
 			p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("source_ip_address %s and target %s are of different IP families", src, addr.Addr()))
 			p.logf("telnet: source address %s cannot reach %s", src, addr.Addr())
 			return nil, false
 		}
-		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
 		p.res.Source = src
 	}
 	if p.trace { // the arguments cost allocations even when logf drops them
 		p.logf("Trying %s...", addrText(addr))
 	}
-	conn, err := d.DialContext(ctx, network, addr.String())
+	// Nagle only matters when we send; our own address only when a person
+	// reads the answer.
+	conn, local, ev, err := dialTCP(ctx, src, addr, len(tcp.QueryResponse) > 0, p.trace)
 	if err == nil {
-		if la, ok := conn.LocalAddr().(*net.TCPAddr); ok {
-			p.res.Source = la.AddrPort().Addr().Unmap()
+		if local.IsValid() {
+			p.res.Source = local
 		}
 		if p.trace {
 			p.logf("Connected to %s.", addr.Addr())
 		}
 		return conn, true
 	}
-	ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), TimedOut: isTimeout(err), ICMP: q.read()}
 	if ev.ICMP != nil && ev.ICMP.Local && ev.ICMP.Offender == addr.Addr() {
 		// Probing one of our own addresses: the ICMP is the target's answer.
 		ev.ICMP.Local = false
 	}
-	var own *syscallError
-	var sysErr *os.SyscallError
-	switch {
-	case errors.As(err, &own):
-		ev.Syscall = own.call
-	case errors.As(err, &sysErr):
-		ev.Syscall = sysErr.Syscall
-	case !ev.TimedOut && ev.Errno == 0 && ev.ICMP == nil:
+	if ev.Syscall == "connect" && !ev.TimedOut && ev.Errno == 0 && ev.ICMP == nil {
 		ev.Syscall = "unknown" // neither a network answer nor a timeout
 	}
 	reason := verdict.ClassifyDial(ev)

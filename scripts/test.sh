@@ -12,7 +12,7 @@ command -v promtool >/dev/null || need_pkgs+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_pkgs+=(prometheus-alertmanager)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   else
     echo "note: ${need_pkgs[*]} missing; tests that need them will skip (run as root on Debian to install)" >&2
   fi

@@ -22,7 +22,7 @@ import (
 var Prometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 // Probe returns the names /probe emits, from a Result that uses every
-// optional feature (TLS and query phases, expectation labels).
+// optional feature (TLS and query phases, expectation labels, a path trace).
 func Probe() ([]string, error) {
 	r := &prober.Result{
 		Class: verdict.ClosedByPeer, Reason: verdict.Fin,
@@ -34,6 +34,7 @@ func Probe() ([]string, error) {
 			{Phase: prober.PhaseTLS}, {Phase: prober.PhaseQuery}, {Phase: prober.PhaseHold},
 		},
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
+		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
 	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collector.Probe{Result: r}); err != nil {

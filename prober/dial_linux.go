@@ -1,0 +1,155 @@
+package prober
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// dialTCP connects to dst (from src, when valid) on a socket whose ICMP
+// error queue is armed, and keeps the socket until the queue is read, so a
+// failure comes back with its evidence. It drives socket/connect itself, on
+// the runtime's poller: Go's net.Dialer closes the socket when connect()
+// fails, taking the queue with it, and spends system calls a probe does not
+// need (keepalive, TCP_NODELAY, getsockname). wantLocal asks for our own
+// address, which costs a getsockname.
+func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
+	v6 := dst.Addr().Is6()
+	domain := unix.AF_INET
+	if v6 {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return nil, netip.Addr{}, localEvidence("socket", err), os.NewSyscallError("socket", err)
+	}
+	fail := func(call string, err error) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
+		unix.Close(fd)
+		return nil, netip.Addr{}, localEvidence(call, err), os.NewSyscallError(call, err)
+	}
+	if err := setRecvErr(fd, v6); err != nil {
+		return fail("setsockopt", errors.Unwrap(err))
+	}
+	if noDelay {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if src.IsValid() {
+		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(src, 0))); err != nil {
+			return fail("bind", err)
+		}
+	}
+	sa, err := sockaddrZone(dst)
+	if err != nil {
+		return fail("connect", err)
+	}
+	switch err := unix.Connect(fd, sa); {
+	case err == nil, errors.Is(err, unix.EINPROGRESS):
+	default:
+		// Answered before connect() returned (loopback, our own kernel).
+		ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), ICMP: (&errQueue{fd: fd}).read()}
+		unix.Close(fd)
+		return nil, netip.Addr{}, ev, os.NewSyscallError("connect", err)
+	}
+
+	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: joins the runtime's poller
+	if d, ok := ctx.Deadline(); ok {
+		f.SetWriteDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
+	connErr := waitConnected(f)
+	stop()
+	if connErr != nil {
+		var ev verdict.DialEvidence
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) {
+				ev = verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(connErr), ICMP: (&errQueue{fd: int(fd)}).read()}
+			})
+		}
+		ev.TimedOut = errors.Is(connErr, os.ErrDeadlineExceeded)
+		f.Close()
+		if ev.TimedOut && ctx.Err() != nil {
+			connErr = ctx.Err()
+		}
+		return nil, netip.Addr{}, ev, connErr
+	}
+	f.SetWriteDeadline(time.Time{})
+	c := &tcpConn{File: f, remote: net.TCPAddrFromAddrPort(dst)}
+	var local netip.Addr
+	if wantLocal {
+		if rc, err := f.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { local = (&errQueue{fd: int(fd)}).localAddr() })
+		}
+	}
+	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
+	return c, local, verdict.DialEvidence{}, nil
+}
+
+// waitConnected waits until the handshake ends. A connecting socket turns
+// writable when it completes, and reports EPOLLERR when an error (or a
+// queued ICMP) arrives; SO_ERROR tells which, and getpeername confirms a
+// success, as Go's own dialer does. The first look comes before any wait:
+// the poller forgets readiness that arrived before the wait began (on
+// loopback the handshake is often over when connect() returns).
+func waitConnected(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var connErr error
+	err = rc.Write(func(fd uintptr) bool {
+		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+		switch {
+		case err != nil:
+			connErr = os.NewSyscallError("getsockopt", err)
+		case v != 0:
+			connErr = os.NewSyscallError("connect", syscall.Errno(v))
+		default:
+			if _, err := unix.Getpeername(int(fd)); errors.Is(err, unix.ENOTCONN) {
+				return false // the handshake is still under way
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err // the deadline, or the client gone
+	}
+	return connErr
+}
+
+// localEvidence is the evidence of a failure of our own socket set-up.
+func localEvidence(call string, err error) verdict.DialEvidence {
+	return verdict.DialEvidence{Syscall: call, Errno: errnoOf(err)}
+}
+
+// sockaddrZone is sockaddr with an IPv6 zone resolved to its interface.
+func sockaddrZone(a netip.AddrPort) (unix.Sockaddr, error) {
+	sa := sockaddr(a)
+	if zone := a.Addr().Zone(); zone != "" {
+		ifi, err := net.InterfaceByName(zone)
+		if err != nil {
+			return nil, unix.EINVAL
+		}
+		sa.(*unix.SockaddrInet6).ZoneId = uint32(ifi.Index)
+	}
+	return sa, nil
+}
+
+// tcpConn is a connected socket as a net.Conn: os.File brings reads, writes
+// and deadlines through the runtime's poller.
+type tcpConn struct {
+	*os.File
+	local, remote *net.TCPAddr
+}
+
+func (c *tcpConn) LocalAddr() net.Addr  { return c.local }
+func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }
