@@ -1,10 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -33,9 +34,9 @@ func buildBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		builtBin = filepath.Join(dir, "tcp_verdict_exporter")
-		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		builtBin, buildErr = exporterproc.Build(dir)
+		if buildErr != nil {
+			os.RemoveAll(dir)
 		}
 	})
 	if buildErr != nil {
@@ -50,16 +51,6 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(builtBin))
 	}
 	os.Exit(code)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -99,31 +90,16 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	bin := buildBinary(t)
 	cfg := filepath.Join(t.TempDir(), "config.yml")
 	os.WriteFile(cfg, []byte("modules:\n  tcp:\n    prober: tcp\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n"), 0o600)
-	addr := freePort(t)
-	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	addr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	base := "http://" + addr
-	for i := 0; ; i++ {
-		if resp, err := http.Get(base + "/-/healthy"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatal("exporter did not start")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	exporter := exporterproc.Run(ctx, t, "exporter", exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr), base+"/-/healthy")
 
 	if code, body := httpGet(t, base+"/"); code != 200 || !strings.Contains(body, `name="target"`) {
 		t.Errorf("landing page: %d, no probe form", code)
 	}
-	closed := freePort(t)
+	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	if code, body := httpGet(t, base+"/probe?target="+closed); code != 200 || !strings.Contains(body, `tcp_verdict{class="refused"} 1`) {
 		t.Errorf("probe of a closed port: %d\n%s", code, body)
 	}
@@ -144,7 +120,7 @@ func TestServeReloadAndShutdown(t *testing.T) {
 
 	// A bad file on SIGHUP keeps the running config and clears the gauge.
 	os.WriteFile(cfg, []byte("modules: [oops\n"), 0o600)
-	cmd.Process.Signal(syscall.SIGHUP)
+	exporter.Cmd.Process.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		_, body = httpGet(t, base+"/metrics")
@@ -160,10 +136,10 @@ func TestServeReloadAndShutdown(t *testing.T) {
 		t.Errorf("probe after a bad reload: status %d", code)
 	}
 
-	cmd.Process.Signal(syscall.SIGTERM)
+	exporter.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-done:
-		if err != nil {
+	case <-exporter.Exited():
+		if err := exporter.Err(); err != nil {
 			t.Fatalf("exit after SIGTERM: %v", err)
 		}
 	case <-time.After(5 * time.Second):
@@ -186,7 +162,7 @@ func TestBadFlagExitsNonZero(t *testing.T) {
 // input with 2 and one line on stderr.
 func TestCheckCommand(t *testing.T) {
 	bin := buildBinary(t)
-	closed := freePort(t)
+	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	cmd := exec.Command(bin, "check", closed)
 	out, err := cmd.CombinedOutput()
 	var exitErr *exec.ExitError

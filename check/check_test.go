@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -77,17 +78,7 @@ func (l *lab) listen(name string, handle func(*net.TCPConn)) string {
 			ln.Close()
 			return ln.Addr().String()
 		}
-		l.t.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go handle(c.(*net.TCPConn))
-			}
-		}()
-		return ln.Addr().String()
+		return testnet.Accept(l.t, ln, handle)
 	}
 	l.t.Fatal("no five-digit ephemeral port in 100 tries")
 	return ""

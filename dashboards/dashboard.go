@@ -236,6 +236,7 @@ func New() Dashboard {
 	l.add(24, 9, verdictTimeline())
 	l.add(14, 9, evidenceTable())
 	l.add(10, 9, activeAlerts())
+	l.add(24, 7, lastHop())
 	l.row("Timing")
 	l.add(12, 8, phaseDurations())
 	l.add(12, 8, probeDuration())
@@ -414,6 +415,44 @@ func evidenceTable() Panel {
 	}
 }
 
+// lastHop is the path trace's answer per target: the last hop that
+// answered and what it said. The TTL comes from tcp_trace_last_hop, the
+// address and reason from tcp_trace_last_hop_info, joined on all their
+// other labels.
+func lastHop() Panel {
+	return Panel{Type: "table", Title: "Path trace: last hop that answered",
+		Description: fmt.Sprintf("Where the SYN was last seen, per target: the TTL of the last hop that answered the path trace, its address and what it said. "+
+			"Only for modules with `tcp.trace` enabled, and only on probes whose verdict is %s or %s (not %s or %s: this host's own evidence needs no trace); "+
+			"other targets are not listed, and a target leaves the table once its probes stop tracing.\n\n"+
+			"What the hop said: **%s** from a router on the way (nothing answered after it: the SYN is dropped there or just beyond); "+
+			"a reject such as **%s** (that hop stops the SYN); **%s** or **%s** when the target itself answered the trace. "+
+			"TTL 0 and no address: no hop answered at all. "+
+			"A router that sends no time-exceeded, or rate-limits it, looks like a silent hop, so this is where the SYN was last *heard of*.",
+			verdict.Firewall, verdict.Unreachable, verdict.LocalProhibited, verdict.NoRoute,
+			verdict.TimeExceeded, verdict.AdminProhibited, verdict.SynAck, verdict.ConnRefused),
+		Targets: []Target{{Expr: fmt.Sprintf("tcp_trace_last_hop{%s}\n  * ignoring (address, reason) group_left (address, reason)\n  tcp_trace_last_hop_info{%s}", probeSel, probeSel),
+			Instant: true, Format: "table"}},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
+			Overrides: []Override{{
+				Matcher: map[string]any{"id": "byName", "options": "Value"},
+				Properties: []map[string]any{
+					{"id": "displayName", "value": "last hop (TTL)"},
+					{"id": "decimals", "value": 0},
+					{"id": "mappings", "value": []map[string]any{{"type": "value", "options": map[string]any{
+						"0": map[string]any{"text": "none answered", "index": 0}}}}},
+				},
+			}},
+		},
+		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "instance"}}},
+		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
+			"excludeByName": map[string]any{"Time": true},
+			"indexByName":   map[string]any{"instance": 0, "Value": 1, "address": 2, "reason": 3, "job": 4, "module": 5},
+			"renameByName":  map[string]any{"reason": "what it said"},
+		}}},
+	}
+}
+
 func activeAlerts() Panel {
 	return Panel{Type: "table", Title: "Firing alerts and their team",
 		Description: "The shipped alert rules (alerts/tcp_verdict.rules.yml) that fire now, with the `team` label Alertmanager routes on. " +
@@ -429,7 +468,7 @@ func activeAlerts() Panel {
 
 func phaseDurations() Panel {
 	return Panel{Type: "timeseries", Title: "Phase durations",
-		Description: "How long each phase of the probe took: resolve (DNS), connect (the handshake, or until the ICMP error or the deadline), hold (how long the session was watched after the handshake; short when the peer closed it), plus tls and query when the module uses them.",
+		Description: "How long each phase of the probe took: resolve (DNS), connect (the handshake, or until the ICMP error or the deadline), hold (how long the session was watched after the handshake; short when the peer closed it), plus tls and query when the module uses them, and trace when a path trace ran (tcp.trace).",
 		Targets:     []Target{{Expr: fmt.Sprintf("tcp_phase_duration_seconds{%s}", probeSel), LegendFormat: "{{instance}} {{phase}}", Range: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "s", "min": 0}, Overrides: []Override{}},
 	}

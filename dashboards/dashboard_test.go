@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,6 +109,38 @@ func TestDashboardQueriesEmittedMetrics(t *testing.T) {
 			if !emitted[n] {
 				t.Errorf("panel %q queries %s, which neither the exporter nor Prometheus emits", q.Panel, n)
 			}
+		}
+	}
+}
+
+// The path-trace panel shows the last hop's TTL, address and reason, from
+// series /probe emits only when a trace ran. metricnames.Probe's result
+// carries a trace, so TestDashboardQueriesEmittedMetrics checks this
+// panel's queries too; this test keeps the panel and that coverage, and
+// says in its description when the panel has data.
+func TestDashboardShowsTheLastHop(t *testing.T) {
+	probe, err := metricnames.Probe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	panel := lastHop()
+	var queried []string
+	for _, q := range Queries() {
+		if q.Panel == panel.Title {
+			queried = append(queried, metricnames.InPromQL(q.Expr)...)
+		}
+	}
+	for _, want := range []string{"tcp_trace_last_hop", "tcp_trace_last_hop_info"} {
+		if !slices.Contains(queried, want) {
+			t.Errorf("panel %q does not query %s (it queries %v)", panel.Title, want, queried)
+		}
+		if !slices.Contains(probe, want) {
+			t.Errorf("metricnames.Probe() lacks %s: its result no longer carries a trace, so the emitted-metrics check misses panel %q", want, panel.Title)
+		}
+	}
+	for _, want := range []string{"`tcp.trace` enabled", string(verdict.Firewall), string(verdict.Unreachable)} {
+		if !strings.Contains(panel.Description, want) {
+			t.Errorf("panel %q: description does not say %q (when the panel has data)", panel.Title, want)
 		}
 	}
 }

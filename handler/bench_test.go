@@ -10,8 +10,8 @@ package handler_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -62,24 +62,6 @@ func benchHandler(b *testing.B) *handler.Probe {
 	}
 }
 
-func benchListener(b *testing.B) string {
-	b.Helper()
-	srv, err := benchtarget.ListenQuiet()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	return srv.Addr()
-}
-
-func bareDial(addr string) error {
-	c, err := net.Dial("tcp4", addr)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
 // scrape is one kind of /probe request.
 type scrape struct {
 	name   string
@@ -108,37 +90,16 @@ func newRequest(addr string, s scrape) *http.Request {
 }
 
 // serve runs one request and checks the answer.
-func serve(b *testing.B, h http.Handler, addr string, s scrape) {
+func serve(h http.Handler, addr string, s scrape) error {
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, newRequest(addr, s))
 	if w.Code != http.StatusOK || !bytes.Contains(w.Body.Bytes(), []byte(s.want)) {
-		b.Fatalf("%s: status %d, answer lacks %q:\n%s", s.name, w.Code, s.want, w.Body.String())
+		return fmt.Errorf("%s: status %d, answer lacks %q:\n%s", s.name, w.Code, s.want, w.Body.String())
 	}
+	return nil
 }
 
-func cpuStart(b *testing.B) time.Duration {
-	b.ReportAllocs()
-	return benchtarget.ProcessCPU()
-}
-
-// cpuReport adds the process's CPU time per operation (handler, listener
-// and GC together).
-func cpuReport(b *testing.B, start time.Duration) {
-	if b.N > 0 {
-		b.ReportMetric(float64(benchtarget.ProcessCPU()-start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func BenchmarkBareDial(b *testing.B) {
-	addr := benchListener(b)
-	cpu := cpuStart(b)
-	for b.Loop() {
-		if err := bareDial(addr); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpuReport(b, cpu)
-}
+func BenchmarkBareDial(b *testing.B) { benchtarget.BenchBareDial(b) }
 
 // BenchmarkProbeHandler serves /probe through the handler: plain (a bare
 // GET, text format), prometheus (Prometheus's Accept and gzip headers) and
@@ -147,12 +108,8 @@ func BenchmarkProbeHandler(b *testing.B) {
 	for _, s := range scrapes {
 		b.Run(s.name, func(b *testing.B) {
 			h := benchHandler(b)
-			addr := benchListener(b)
-			cpu := cpuStart(b)
-			for b.Loop() {
-				serve(b, h, addr, s)
-			}
-			cpuReport(b, cpu)
+			addr := benchtarget.Listener(b)
+			benchtarget.Loop(b, func() error { return serve(h, addr, s) })
 		})
 	}
 }
@@ -164,69 +121,23 @@ func BenchmarkProbeHandler(b *testing.B) {
 // ≥ 0.5).
 func BenchmarkProbeHandlerVsBareDial(b *testing.B) {
 	h := benchHandler(b)
-	addr := benchListener(b)
-	var bare, probe time.Duration
-	dial := func() {
-		start := time.Now()
-		if err := bareDial(addr); err != nil {
-			b.Fatal(err)
-		}
-		bare += time.Since(start)
-	}
-	run := func() {
-		start := time.Now()
-		serve(b, h, addr, scrapes[0])
-		probe += time.Since(start)
-	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			dial()
-			run()
-		} else {
-			run()
-			dial()
-		}
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(bare)/n, "bare-ns/op")
-	b.ReportMetric(float64(probe)/n, "probe-ns/op")
-	b.ReportMetric(float64(bare)/float64(probe), "rate-vs-bare")
+	addr := benchtarget.Listener(b)
+	benchtarget.VsBareDial(b, addr, func() error { return serve(h, addr, scrapes[0]) })
 }
 
-// The parallel pair measures throughput with 8 goroutines per CPU, as the
-// load test does with many concurrent scrapes.
-const benchParallelism = 8
-
-func BenchmarkBareDialParallel(b *testing.B) {
-	addr := benchListener(b)
-	cpu := cpuStart(b)
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := bareDial(addr); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	cpuReport(b, cpu)
-}
+// The parallel pair measures throughput with benchtarget.Parallelism
+// goroutines per CPU, as the load test does with many concurrent scrapes.
+func BenchmarkBareDialParallel(b *testing.B) { benchtarget.BenchBareDialParallel(b) }
 
 func BenchmarkProbeHandlerParallel(b *testing.B) {
 	h := benchHandler(b)
-	addr := benchListener(b)
-	cpu := cpuStart(b)
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, newRequest(addr, scrapes[0]))
-			if w.Code != http.StatusOK {
-				b.Errorf("status %d: %s", w.Code, w.Body.String())
-				return
-			}
+	addr := benchtarget.Listener(b)
+	benchtarget.LoopParallel(b, func() error {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, newRequest(addr, scrapes[0]))
+		if w.Code != http.StatusOK {
+			return fmt.Errorf("status %d: %s", w.Code, w.Body.String())
 		}
+		return nil
 	})
-	cpuReport(b, cpu)
 }

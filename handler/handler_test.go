@@ -17,6 +17,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -93,21 +94,7 @@ func TestProbeBadRequests(t *testing.T) {
 
 func TestProbeMetricsAndDebug(t *testing.T) {
 	h, _ := newProbe(t)
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	target := ln.Addr().String()
+	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
 
 	rec := get(t, h, "target="+target, nil)
 	body := rec.Body.String()
@@ -222,23 +209,11 @@ func TestClientGoneIsNotCounted(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	h := &Probe{Store: store, Exporter: collector.NewExporter(reg, store), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // silent: the probe sits in its 50ms hold
-		}
-	}()
+	// Silent: the probe sits in its 50ms hold.
+	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	req := httptest.NewRequest(http.MethodGet, "/probe?target="+ln.Addr().String(), nil).WithContext(ctx)
+	req := httptest.NewRequest(http.MethodGet, "/probe?target="+target, nil).WithContext(ctx)
 	h.ServeHTTP(httptest.NewRecorder(), req)
 
 	mfs, err := reg.Gather()

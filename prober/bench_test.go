@@ -13,7 +13,7 @@ package prober_test
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -45,17 +45,6 @@ func benchModule(b *testing.B) config.Module {
 	return m
 }
 
-// benchListener starts the loopback target and returns its address.
-func benchListener(b *testing.B) string {
-	b.Helper()
-	srv, err := benchtarget.ListenQuiet()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { srv.Close() })
-	return srv.Addr()
-}
-
 func benchTarget(b *testing.B, addr string) prober.Target {
 	b.Helper()
 	t, err := prober.ParseTarget(addr)
@@ -65,66 +54,30 @@ func benchTarget(b *testing.B, addr string) prober.Target {
 	return t
 }
 
-// bareDial is the baseline: what `telnet host port` followed by quit costs.
-func bareDial(addr string) error {
-	c, err := net.Dial("tcp4", addr)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-func probeOnce(b *testing.B, t prober.Target, m config.Module, opts prober.Options) {
+// probeOnce probes t and wants it connected, the session surviving.
+func probeOnce(t prober.Target, m config.Module, opts prober.Options) error {
 	res := prober.Probe(context.Background(), t, m, opts)
 	if res.Class != verdict.Connected || !res.Success {
-		b.Fatalf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
+		return fmt.Errorf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
 	}
+	return nil
 }
 
-// cpuMeter reports the process's CPU time per operation.
-type cpuMeter struct{ start time.Duration }
-
-func startCPU(b *testing.B) cpuMeter {
-	b.ReportAllocs()
-	return cpuMeter{benchtarget.ProcessCPU()}
-}
-
-func (c cpuMeter) report(b *testing.B) {
-	if b.N > 0 {
-		b.ReportMetric(float64(benchtarget.ProcessCPU()-c.start)/float64(b.N), "cpu-ns/op")
-	}
-}
-
-func BenchmarkBareDial(b *testing.B) {
-	addr := benchListener(b)
-	cpu := startCPU(b)
-	for b.Loop() {
-		if err := bareDial(addr); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cpu.report(b)
-}
+// BenchmarkBareDial is the baseline: what `telnet host port` followed by
+// quit costs (benchtarget.BareDial).
+func BenchmarkBareDial(b *testing.B) { benchtarget.BenchBareDial(b) }
 
 func BenchmarkProbe(b *testing.B) {
 	m := benchModule(b)
-	t := benchTarget(b, benchListener(b))
-	cpu := startCPU(b)
-	for b.Loop() {
-		probeOnce(b, t, m, prober.Options{})
-	}
-	cpu.report(b)
+	t := benchTarget(b, benchtarget.Listener(b))
+	benchtarget.Loop(b, func() error { return probeOnce(t, m, prober.Options{}) })
 }
 
 // BenchmarkProbeTrace is the debug=true path: the transcript is built.
 func BenchmarkProbeTrace(b *testing.B) {
 	m := benchModule(b)
-	t := benchTarget(b, benchListener(b))
-	cpu := startCPU(b)
-	for b.Loop() {
-		probeOnce(b, t, m, prober.Options{Trace: true})
-	}
-	cpu.report(b)
+	t := benchTarget(b, benchtarget.Listener(b))
+	benchtarget.Loop(b, func() error { return probeOnce(t, m, prober.Options{Trace: true}) })
 }
 
 // BenchmarkProbeVsBareDial interleaves one bare dial and one probe per
@@ -134,71 +87,25 @@ func BenchmarkProbeTrace(b *testing.B) {
 // bare-dial rate (target ≥ 0.5).
 func BenchmarkProbeVsBareDial(b *testing.B) {
 	m := benchModule(b)
-	addr := benchListener(b)
+	addr := benchtarget.Listener(b)
 	t := benchTarget(b, addr)
-	var bare, probe time.Duration
-	dial := func() {
-		start := time.Now()
-		if err := bareDial(addr); err != nil {
-			b.Fatal(err)
-		}
-		bare += time.Since(start)
-	}
-	run := func() {
-		start := time.Now()
-		probeOnce(b, t, m, prober.Options{})
-		probe += time.Since(start)
-	}
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		if i%2 == 0 {
-			dial()
-			run()
-		} else {
-			run()
-			dial()
-		}
-	}
-	n := float64(b.N)
-	b.ReportMetric(float64(bare)/n, "bare-ns/op")
-	b.ReportMetric(float64(probe)/n, "probe-ns/op")
-	b.ReportMetric(float64(bare)/float64(probe), "rate-vs-bare")
+	benchtarget.VsBareDial(b, addr, func() error { return probeOnce(t, m, prober.Options{}) })
 }
 
-// The parallel pair measures throughput with 8 goroutines per CPU, as the
-// load test does with many concurrent scrapes.
-const benchParallelism = 8
-
-func BenchmarkBareDialParallel(b *testing.B) {
-	addr := benchListener(b)
-	cpu := startCPU(b)
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := bareDial(addr); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	cpu.report(b)
-}
+// The parallel pair measures throughput with benchtarget.Parallelism
+// goroutines per CPU, as the load test does with many concurrent scrapes.
+func BenchmarkBareDialParallel(b *testing.B) { benchtarget.BenchBareDialParallel(b) }
 
 func BenchmarkProbeParallel(b *testing.B) {
 	m := benchModule(b)
-	t := benchTarget(b, benchListener(b))
-	cpu := startCPU(b)
-	b.SetParallelism(benchParallelism)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			res := prober.Probe(context.Background(), t, m, prober.Options{})
-			if res.Class != verdict.Connected {
-				b.Errorf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
-				return
-			}
+	t := benchTarget(b, benchtarget.Listener(b))
+	benchtarget.LoopParallel(b, func() error {
+		res := prober.Probe(context.Background(), t, m, prober.Options{})
+		if res.Class != verdict.Connected {
+			return fmt.Errorf("probe of %s: %s (%v)", t, res.Summary(), res.Err)
 		}
+		return nil
 	})
-	cpu.report(b)
 }
 
 // TestProbeBuildsNoTranscript guards the issue's rule: without Trace (that

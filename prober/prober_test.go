@@ -21,51 +21,9 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
-
-// serve starts a loopback listener whose accepted connections are handed
-// to handle; it is closed when the test ends.
-func serve(t *testing.T, network, addr string, handle func(*net.TCPConn)) string {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go handle(c.(*net.TCPConn))
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// keepOpen holds the connection until the peer goes away.
-func keepOpen(c *net.TCPConn) {
-	buf := make([]byte, 64)
-	for {
-		if _, err := c.Read(buf); err != nil {
-			c.Close()
-			return
-		}
-	}
-}
-
-func closedPort(t *testing.T, network, addr string) string {
-	t.Helper()
-	ln, err := net.Listen(network, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := ln.Addr().String()
-	ln.Close()
-	return a
-}
 
 func module(t *testing.T, yaml string) config.Module {
 	t.Helper()
@@ -88,27 +46,27 @@ func probeTarget(t *testing.T, target string, m config.Module) Result {
 }
 
 func TestLoopbackVerdicts(t *testing.T) {
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
-	banner := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
+	banner := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
-		keepOpen(c)
+		testnet.KeepOpen(c)
 	})
-	fin := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
-	rst := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	fin := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	rst := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		c.SetLinger(0) // close with RST
 		c.Close()
 	})
-	denied := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	denied := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		c.Write([]byte("Access denied\x07\r\n"))
 		c.Close()
 	})
-	lateClose := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	lateClose := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		time.Sleep(100 * time.Millisecond)
 		c.Close()
 	})
-	refused := closedPort(t, "tcp4", "127.0.0.1:0")
-	silent6 := serve(t, "tcp6", "[::1]:0", keepOpen)
-	refused6 := closedPort(t, "tcp6", "[::1]:0")
+	refused := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	silent6 := testnet.Serve(t, "tcp6", "[::1]:0", testnet.KeepOpen)
+	refused6 := testnet.ClosedPort(t, "tcp6", "[::1]:0")
 
 	hold := module(t, "    tcp:\n      hold: 300ms\n")
 	noHold := module(t, "    tcp:\n      hold: 0s\n")
@@ -157,7 +115,7 @@ func TestLoopbackVerdicts(t *testing.T) {
 }
 
 func TestHoldTiming(t *testing.T) {
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	for _, hold := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
 		t.Run(hold.String(), func(t *testing.T) {
 			r := probeTarget(t, silent, module(t, fmt.Sprintf("    tcp:\n      hold: %s\n", hold)))
@@ -174,7 +132,7 @@ func TestHoldTiming(t *testing.T) {
 
 // The hold never outlives the probe's deadline.
 func TestHoldIsCutByDeadline(t *testing.T) {
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	m := module(t, "    tcp:\n      hold: 5s\n")
 	tg, _ := ParseTarget(silent)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -190,16 +148,16 @@ func TestHoldIsCutByDeadline(t *testing.T) {
 }
 
 func TestQueryResponse(t *testing.T) {
-	ssh := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	ssh := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"))
 		buf := make([]byte, 128)
 		n, _ := c.Read(buf)
 		if strings.HasPrefix(string(buf[:n]), "PONG 9.2p1") {
 			c.Write([]byte("OK\r\n"))
 		}
-		keepOpen(c)
+		testnet.KeepOpen(c)
 	})
-	deniedAfterBanner := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	deniedAfterBanner := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		c.Write([]byte("220 hello\r\n"))
 		c.Close()
 	})
@@ -256,14 +214,14 @@ func selfSignedTLS(t *testing.T) *tls.Config {
 
 func TestTLS(t *testing.T) {
 	cfg := selfSignedTLS(t)
-	tlsServer := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+	tlsServer := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		s := tls.Server(c, cfg)
 		if s.Handshake() == nil {
 			s.Write([]byte("+OK ready\r\n"))
 		}
-		keepOpen(c)
+		testnet.KeepOpen(c)
 	})
-	plain := serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	plain := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
 
 	insecure := "    tcp:\n      hold: 100ms\n      tls: true\n      tls_config: {insecure_skip_verify: true}\n      query_response:\n        - expect: \"^\\\\+OK\"\n"
 	r := probeTarget(t, tlsServer, module(t, insecure))
@@ -286,7 +244,7 @@ func TestTLS(t *testing.T) {
 }
 
 func TestBadSourceAddressIsLocalError(t *testing.T) {
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	// 192.0.2.0/24 is TEST-NET-1: no host here owns it, so bind() fails.
 	r := probeTarget(t, silent, module(t, "    tcp:\n      source_ip_address: 192.0.2.55\n"))
 	if r.Class != verdict.Error || r.Reason != verdict.LocalError {
@@ -314,7 +272,7 @@ func TestResolverFailureIsDNSError(t *testing.T) {
 }
 
 func TestLocalhostResolves(t *testing.T) {
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	_, port, _ := net.SplitHostPort(silent)
 	r := probeTarget(t, "localhost:"+port, module(t, "    tcp:\n      preferred_ip_protocol: ip4\n      hold: 0s\n"))
 	if r.Class != verdict.Connected || r.IPProtocol != 4 {
@@ -348,7 +306,7 @@ func TestOutOfDescriptorsIsLocalError(t *testing.T) {
 		fmt.Printf("RESULT %s %s\n", r.Class, r.Reason)
 		os.Exit(0)
 	}
-	silent := serve(t, "tcp4", "127.0.0.1:0", keepOpen)
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestOutOfDescriptorsIsLocalError$")
 	cmd.Env = append(os.Environ(), "TVE_EMFILE_CHILD=1", "TVE_EMFILE_TARGET="+silent)
 	out, err := cmd.CombinedOutput()

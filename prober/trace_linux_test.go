@@ -2,7 +2,6 @@ package prober
 
 import (
 	"context"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -25,53 +25,12 @@ func openFDs(t *testing.T) int {
 	return len(ents)
 }
 
-// fullBacklog returns a loopback address whose listener never accepts and
-// whose accept queue is full: the kernel drops every further SYN to it
-// (ListenOverflows), as a firewall that drops would. It is the silence a
-// loopback can offer.
-func fullBacklog(t *testing.T) netip.AddrPort {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := unix.Listen(fd, 1); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(sa.(*unix.SockaddrInet4).Port))
-	for range 8 {
-		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if info.Unacked > info.Sacked { // a listener's queue length and limit
-			return addr
-		}
-		c, err := net.DialTimeout("tcp4", addr.String(), 500*time.Millisecond)
-		if err != nil {
-			t.Fatalf("filling the accept queue: %v", err)
-		}
-		t.Cleanup(func() { c.Close() })
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("the accept queue does not fill")
-	return addr
-}
-
 // On a loopback the target is the first hop: a closed port answers RST and
 // a listener SYN-ACK at TTL 1, which ends the trace there.
 func TestTraceRouteLoopbackReachesTarget(t *testing.T) {
-	listening := netip.MustParseAddrPort(serve(t, "tcp4", "127.0.0.1:0", keepOpen))
-	closed := netip.MustParseAddrPort(closedPort(t, "tcp4", "127.0.0.1:0"))
-	closed6 := netip.MustParseAddrPort(closedPort(t, "tcp6", "[::1]:0"))
+	listening := netip.MustParseAddrPort(testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen))
+	closed := netip.MustParseAddrPort(testnet.ClosedPort(t, "tcp4", "127.0.0.1:0"))
+	closed6 := netip.MustParseAddrPort(testnet.ClosedPort(t, "tcp6", "[::1]:0"))
 	before := openFDs(t)
 	for _, c := range []struct {
 		dst    netip.AddrPort
@@ -106,7 +65,7 @@ func TestTraceRouteLoopbackReachesTarget(t *testing.T) {
 // Nothing answers: every TTL stays silent, the trace waits its whole
 // timeout and no longer, and closes every socket.
 func TestTraceRouteSilence(t *testing.T) {
-	dst := fullBacklog(t)
+	dst := testnet.FullBacklog(t)
 	before := openFDs(t)
 	const wait = 300 * time.Millisecond
 	start := time.Now()
@@ -147,7 +106,7 @@ func TestTraceRouteSilence(t *testing.T) {
 // trace runs within the module's timeout (the connect gave it its time),
 // and its phase and traceroute lines are recorded.
 func TestProbeTraceWithinTimeout(t *testing.T) {
-	dst := fullBacklog(t)
+	dst := testnet.FullBacklog(t)
 	m := module(t, "    timeout: 1s\n    tcp:\n      trace: {enabled: true, max_hops: 3, timeout: 300ms}\n")
 	r := probeTarget(t, dst.String(), m)
 	if r.Class != verdict.Firewall || r.Reason != verdict.NoResponse {
@@ -183,12 +142,12 @@ func TestProbeTraceWithinTimeout(t *testing.T) {
 
 // No trace for a verdict that is not a network one, nor when it is off.
 func TestProbeTraceOnlyForNetworkVerdicts(t *testing.T) {
-	closed := closedPort(t, "tcp4", "127.0.0.1:0")
+	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	on := module(t, "    timeout: 2s\n    tcp:\n      trace: {enabled: true}\n")
 	if r := probeTarget(t, closed, on); r.Reason != verdict.ConnRefused || r.Hops != nil {
 		t.Errorf("refused: %s with %d hops, want conn-refused and no trace", r.Summary(), len(r.Hops))
 	}
-	dst := fullBacklog(t)
+	dst := testnet.FullBacklog(t)
 	off := module(t, "    timeout: 300ms\n    tcp:\n      hold: 0s\n")
 	r := probeTarget(t, dst.String(), off)
 	if r.Reason != verdict.NoResponse || r.Hops != nil {

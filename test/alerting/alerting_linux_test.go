@@ -3,7 +3,6 @@
 package alerting
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,17 +14,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
 	"github.com/tcp-verdict/tcp_verdict_exporter/dashboards"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -33,7 +33,8 @@ import (
 const budget = 90 * time.Second
 
 // The exporter's modules: a short hold, so that a probe fits in the 0.5 s a
-// 1 s scrape timeout leaves it.
+// 1 s scrape timeout leaves it. tcp_trace also traces the path after a
+// network verdict; the trace's 200ms come out of those 0.5 s.
 const exporterConfig = `modules:
   tcp:
     prober: tcp
@@ -41,6 +42,13 @@ const exporterConfig = `modules:
     tcp:
       preferred_ip_protocol: ip4
       hold: 100ms
+  tcp_trace:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 100ms
+      trace: {enabled: true, max_hops: 4, timeout: 200ms}
 `
 
 // A key the config loader rejects: reloading this fails and keeps the
@@ -121,19 +129,16 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	dir := t.TempDir()
 
 	// Loopback targets, one per verdict we can make on loopback.
-	closing := listen(t, func(c net.Conn) { c.Close() }) // accept, then FIN
-	var held []net.Conn
-	var heldMu sync.Mutex
-	silent := listen(t, func(c net.Conn) { heldMu.Lock(); held = append(held, c); heldMu.Unlock() })
-	t.Cleanup(func() {
-		heldMu.Lock()
-		defer heldMu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	closed := freePort(t) // nothing listens: RST
-	t.Logf("targets: %s closes at once, %s is silent, %s is closed", closing, silent, closed)
+	closing := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() }) // accept, then FIN
+	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
+	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0") // nothing listens: RST
+	// A full accept queue drops SYNs as a firewall does (firewall,
+	// no-response): a network verdict, so module tcp_trace traces its path,
+	// and on loopback that trace runs and meets the same silence. It is the
+	// one loopback target whose probes carry the tcp_trace_* series the
+	// dashboard's path-trace panel queries.
+	dropped := testnet.FullBacklog(t).String()
+	t.Logf("targets: %s closes at once, %s is silent, %s is closed, %s drops SYNs (traced)", closing, silent, closed, dropped)
 
 	hooks := &webhooks{}
 	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -145,16 +150,19 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	t.Cleanup(func() { hookSrv.Close() })
 
 	// The exporter, built from this tree.
-	bin := buildExporter(t, dir)
+	bin, err := exporterproc.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	exporterFile := filepath.Join(dir, "exporter.yml")
 	writeFile(t, exporterFile, exporterConfig)
-	exporterAddr := freePort(t)
-	startProcess(ctx, t, "exporter", "http://"+exporterAddr+"/-/healthy", bin,
-		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr)
+	exporterAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	exporterproc.Run(ctx, t, "exporter", exec.Command(bin,
+		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr), "http://"+exporterAddr+"/-/healthy")
 
 	// Alertmanager, from the shipped example: the team receivers point at
 	// our webhook, and it groups and sends at once.
-	amAddr := freePort(t)
+	amAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	amConfig := string(alerts.AlertmanagerYAML())
 	for _, r := range []struct{ old, new string }{
 		{alerts.ExampleWebhookBase, "http://" + hookLn.Addr().String() + "/team/"},
@@ -168,9 +176,9 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	}
 	amFile := filepath.Join(dir, "alertmanager.yml")
 	writeFile(t, amFile, amConfig)
-	startProcess(ctx, t, "alertmanager", "http://"+amAddr+"/-/ready", "prometheus-alertmanager",
+	exporterproc.Run(ctx, t, "alertmanager", exec.Command("prometheus-alertmanager",
 		"--config.file="+amFile, "--storage.path="+filepath.Join(dir, "am"),
-		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn")
+		"--web.listen-address="+amAddr, "--cluster.listen-address=", "--log.level=warn"), "http://"+amAddr+"/-/ready")
 
 	// Prometheus with the shipped rules, every `for:` read as seconds
 	// instead of minutes; expressions, labels and annotations unchanged.
@@ -180,8 +188,27 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	}
 	rulesFile := filepath.Join(dir, "rules.yml")
 	writeFile(t, rulesFile, rules)
-	promAddr := freePort(t)
+	promAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	promFile := filepath.Join(dir, "prometheus.yml")
+	// README's scrape config: one probe job per module.
+	probeJob := func(job, module string, targets ...string) string {
+		return fmt.Sprintf(`  - job_name: %s
+    metrics_path: /probe
+    params:
+      module: [%s]
+    static_configs:
+      - targets: [%s]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - source_labels: [__param_module]
+        target_label: module
+      - target_label: __address__
+        replacement: %q
+`, job, module, quoted(targets), exporterAddr)
+	}
 	writeFile(t, promFile, fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 1s
@@ -192,28 +219,14 @@ alerting:
     - static_configs:
         - targets: [%q]
 scrape_configs:
-  - job_name: tcp_verdict
-    metrics_path: /probe
-    params:
-      module: [tcp]
-    static_configs:
-      - targets: [%q, %q, %q]
-    relabel_configs:
-      - source_labels: [__address__]
-        target_label: __param_target
-      - source_labels: [__param_target]
-        target_label: instance
-      - source_labels: [__param_module]
-        target_label: module
-      - target_label: __address__
-        replacement: %q
-  - job_name: tcp_verdict_exporter
+%s%s  - job_name: tcp_verdict_exporter
     static_configs:
       - targets: [%q]
-`, rulesFile, amAddr, closing, silent, closed, exporterAddr, exporterAddr))
-	startProcess(ctx, t, "prometheus", "http://"+promAddr+"/-/ready", "prometheus",
+`, rulesFile, amAddr, probeJob("tcp_verdict", "tcp", closing, silent, closed),
+		probeJob("tcp_verdict_trace", "tcp_trace", dropped), exporterAddr))
+	exporterproc.Run(ctx, t, "prometheus", exec.Command("prometheus",
 		"--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
-		"--web.listen-address="+promAddr, "--log.level=warn")
+		"--web.listen-address="+promAddr, "--log.level=warn"), "http://"+promAddr+"/-/ready")
 	prom := promAPI{base: "http://" + promAddr}
 	t.Logf("exporter %s, prometheus %s, alertmanager %s, webhooks %s ready after %s",
 		exporterAddr, promAddr, amAddr, hookLn.Addr(), time.Since(start).Round(time.Millisecond))
@@ -235,11 +248,14 @@ scrape_configs:
 		class     verdict.Class
 		reason    verdict.Reason
 		instance  string
-		responder string
+		responder string // empty: nothing answered
+		job       string
+		module    string
 	}
 	wants := []want{
-		{verdict.ClosedByPeer, verdict.Fin, closing, "127.0.0.1"},
-		{verdict.Refused, verdict.ConnRefused, closed, "127.0.0.1"},
+		{verdict.ClosedByPeer, verdict.Fin, closing, "127.0.0.1", "tcp_verdict", "tcp"},
+		{verdict.Refused, verdict.ConnRefused, closed, "127.0.0.1", "tcp_verdict", "tcp"},
+		{verdict.Firewall, verdict.NoResponse, dropped, "", "tcp_verdict_trace", "tcp_trace"},
 	}
 	for _, w := range wants {
 		name := alerts.AlertName(w.class)
@@ -254,14 +270,18 @@ scrape_configs:
 			t.Errorf("%s reached receiver %s at /team/%s, want team %s", name, a.receiver, a.team, info.Team)
 		}
 		for k, v := range map[string]string{"class": string(w.class), "reason": string(w.reason), "responder": w.responder,
-			"team": info.Team, "job": "tcp_verdict", "module": "tcp"} {
+			"team": info.Team, "job": w.job, "module": w.module} {
 			if a.labels[k] != v {
 				t.Errorf("%s: label %s=%q, want %q (labels %v)", name, k, a.labels[k], v, a.labels)
 			}
 		}
 		desc := a.annotations["description"]
+		evidence := fmt.Sprintf("reason %s from %s.", w.reason, w.responder)
+		if w.responder == "" {
+			evidence = fmt.Sprintf("reason %s.", w.reason)
+		}
 		for _, s := range []string{
-			fmt.Sprintf("reason %s from %s.", w.reason, w.responder),
+			evidence,
 			alerts.ReasonText(w.reason.Info()),
 			"Who fixes it: " + info.Owner + "; " + alerts.Ask(info) + ".",
 		} {
@@ -324,6 +344,7 @@ scrape_configs:
 	expected := map[string]string{ // alertname/instance → team
 		alerts.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
 		alerts.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
+		alerts.AlertName(verdict.Firewall) + "/" + dropped:     verdict.Firewall.Info().Team,
 		alerts.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
 	}
 	var got []string
@@ -337,7 +358,21 @@ scrape_configs:
 	sort.Strings(got)
 	t.Logf("webhook deliveries:\n  %s", strings.Join(got, "\n  "))
 
-	// Every dashboard query answers with data from this Prometheus.
+	// The path trace's series come from the traced target alone (module
+	// tcp_trace and a network verdict), and its trace met the same silence
+	// as its connect: no hop answered.
+	var traced []struct {
+		Metric map[string]string `json:"metric"`
+	}
+	if err := prom.query(ctx, `tcp_trace_last_hop_info`, &traced); err != nil {
+		t.Fatal(err)
+	}
+	if len(traced) != 1 || traced[0].Metric["instance"] != dropped || traced[0].Metric["address"] != "" || traced[0].Metric["reason"] != "" {
+		t.Errorf("tcp_trace_last_hop_info is %v, want one series, for %s, naming no hop", traced, dropped)
+	}
+
+	// Every dashboard query answers with data from this Prometheus; the
+	// path-trace panel's from the traced target.
 	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`,
 		"$__rate_interval", "10s", "$__range", "1m")
 	for _, q := range dashboards.Queries() {
@@ -349,6 +384,15 @@ scrape_configs:
 		}
 	}
 	t.Logf("done after %s", time.Since(start).Round(time.Millisecond))
+}
+
+// quoted lists strings as YAML flow-sequence items: "a", "b".
+func quoted(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return strings.Join(q, ", ")
 }
 
 // waitFor polls f until it reports ok or ctx ends.
@@ -366,141 +410,10 @@ func waitFor[T any](ctx context.Context, f func() (T, bool)) (T, error) {
 	}
 }
 
-// listen serves a loopback listener with handle until the test ends.
-func listen(t *testing.T, handle func(net.Conn)) string {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			handle(c)
-		}
-	}()
-	return ln.Addr().String()
-}
-
-// freePort returns a loopback address nothing listens on (yet).
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// buildExporter builds the exporter from the module under test into dir.
-func buildExporter(t *testing.T, dir string) string {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil ||
-		!bytes.Contains(data, []byte("module github.com/tcp-verdict/tcp_verdict_exporter\n")) {
-		t.Fatalf("%s is not the exporter's module root", root)
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // sudo may drop PATH
-	}
-	bin := filepath.Join(dir, "tcp_verdict_exporter")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// logBuffer collects a process's output for the failure report.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startProcess runs a program until the test ends and waits until ready
-// answers 200. Cleanup stops it by its PID (SIGTERM, then SIGKILL) and, if
-// the test failed, logs its output.
-func startProcess(ctx context.Context, t *testing.T, name, ready, program string, args ...string) {
-	t.Helper()
-	log := &logBuffer{}
-	cmd := exec.Command(program, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// If the test binary dies before its cleanups run, so does the child.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", name, err)
-	}
-	pid := cmd.Process.Pid
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			t.Logf("%s (PID %d) ignored SIGTERM; killing it", name, pid)
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("%s (PID %d) output:\n%s", name, pid, tail(log.String(), 3000))
-		}
-	})
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	_, err := waitFor(ctx, func() (struct{}, bool) {
-		select {
-		case <-done:
-			return struct{}{}, true
-		default:
-		}
-		resp, err := client.Get(ready)
-		if err != nil {
-			return struct{}{}, false
-		}
-		resp.Body.Close()
-		return struct{}{}, resp.StatusCode == http.StatusOK
-	})
-	select {
-	case <-done:
-		t.Fatalf("%s exited at start (%v):\n%s", name, cmd.ProcessState, tail(log.String(), 3000))
-	default:
-	}
-	if err != nil {
-		t.Fatalf("%s (PID %d) not ready at %s: %v\n%s", name, pid, ready, err, tail(log.String(), 3000))
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
 
 // promAPI queries Prometheus's HTTP API.

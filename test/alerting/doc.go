@@ -3,7 +3,11 @@
 // tree probes loopback targets, the Debian `prometheus` scrapes it and
 // evaluates alerts/tcp_verdict.rules.yml, and `prometheus-alertmanager`,
 // configured from alerts/alertmanager.example.yml, routes each alert by its
-// `team` label to a webhook receiver the test runs. The package has only
+// `team` label to a webhook receiver the test runs. One target is a
+// listener whose full accept queue drops SYNs, probed with a `tcp.trace`
+// module: its firewall verdict reaches the network team, and its path trace
+// (which runs on loopback too) gives the dashboard's path-trace panel data,
+// so every dashboard query is checked to return some. The package has only
 // tests:
 //
 //	go test ./test/alerting/ -v

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,37 +14,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-)
 
-// buildExporter builds the exporter from the module under test into dir.
-func buildExporter(dir string) (string, error) {
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		return "", err
-	}
-	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil ||
-		!bytes.Contains(data, []byte("module github.com/tcp-verdict/tcp_verdict_exporter\n")) {
-		return "", fmt.Errorf("%s is not the exporter's module root", root)
-	}
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // sudo may drop PATH
-	}
-	bin := filepath.Join(dir, "tcp_verdict_exporter")
-	cmd := exec.Command(goTool, "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-}
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
+)
 
 // spawnThread is one OS thread, locked and never moved to a namespace, that
 // starts the exporter processes. PR_SET_PDEATHSIG fires when the *thread*
@@ -64,29 +40,10 @@ var spawnThread = func() chan func() {
 
 // exporter is one exporter process running in a namespace.
 type exporter struct {
+	*exporterproc.Process
 	ns     string
 	addr   string // listen address inside ns
-	cmd    *exec.Cmd
-	log    *syncBuffer
 	client *http.Client
-	done   chan struct{}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startExporter runs bin in ns (`ip netns exec`, so that the namespace's
@@ -104,23 +61,19 @@ func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait ti
 		args = append(args, "prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile))
 	}
 	args = append(args, bin, "--config.file="+configFile, "--web.listen-address="+listen, "--log.level=debug")
-	e := &exporter{ns: ns, addr: listen, log: &syncBuffer{}, done: make(chan struct{})}
-	e.cmd = exec.Command("ip", args...)
+	cmd := exec.Command("ip", args...)
 	// Go's own resolver reads the namespace's resolv.conf and nothing else:
 	// no query can go to a resolver daemon of the host.
-	e.cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
-	e.cmd.Stdout, e.cmd.Stderr = e.log, e.log
-	e.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
+	e := &exporter{ns: ns, addr: listen}
 	var err error
 	ran := make(chan struct{})
-	spawnThread <- func() { err = e.cmd.Start(); close(ran) }
+	spawnThread <- func() { e.Process, err = exporterproc.Start("exporter", cmd); close(ran) }
 	<-ran
 	if err != nil {
 		return nil, err
 	}
-	pid := e.cmd.Process.Pid
-	go func() { e.cmd.Wait(); close(e.done) }()
-	cleanup.add(fmt.Sprintf("stopping exporter PID %d", pid), e.stop)
+	cleanup.add(fmt.Sprintf("stopping exporter PID %d", cmd.Process.Pid), e.stop)
 
 	e.client = &http.Client{
 		Timeout: 30 * time.Second,
@@ -139,27 +92,13 @@ func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait ti
 			},
 		},
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		select {
-		case <-e.done:
-			return nil, fmt.Errorf("exporter exited at start (%v): %s", e.cmd.ProcessState, e.log)
-		default:
-		}
-		resp, err := e.get(context.Background(), "/-/healthy", 200*time.Millisecond)
-		if err == nil && resp.StatusCode == http.StatusOK {
-			resp.Body.Close()
-			return e, nil
-		}
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("exporter not ready after %s (%v):\n%s", wait, err, e.log)
-		}
-		time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := e.WaitReady(ctx, e.client, "http://"+listen+"/-/healthy", 200*time.Millisecond); err != nil {
+		e.stop()
+		return nil, err
 	}
+	return e, nil
 }
 
 func (e *exporter) get(ctx context.Context, path string, timeout time.Duration) (*http.Response, error) {
@@ -191,24 +130,13 @@ func (c cancelOnClose) Close() error { defer c.cancel(); return c.ReadCloser.Clo
 
 // stop ends the process by its PID: SIGTERM, then SIGKILL.
 func (e *exporter) stop() error {
-	select {
-	case <-e.done:
-		return nil
-	default:
-	}
-	e.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-e.done:
-	case <-time.After(3 * time.Second):
-		e.cmd.Process.Kill()
-		<-e.done
-	}
+	e.Stop(3 * time.Second)
 	return nil
 }
 
 // openFiles lists the process's open descriptors.
 func (e *exporter) openFiles() ([]string, error) {
-	dir := fmt.Sprintf("/proc/%d/fd", e.cmd.Process.Pid)
+	dir := fmt.Sprintf("/proc/%d/fd", e.Cmd.Process.Pid)
 	ents, err := os.ReadDir(dir)
 	var files []string
 	for _, ent := range ents {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
 )
 
@@ -234,7 +235,7 @@ func setupLab(t *testing.T) *lab {
 	must(err)
 	cleanup.add("removing "+dir, func() error { return os.RemoveAll(dir) })
 	l.dir = dir
-	l.bin, err = buildExporter(dir)
+	l.bin, err = exporterproc.Build(dir)
 	must(err)
 	l.config = filepath.Join(dir, "config.yml")
 	must(os.WriteFile(l.config, []byte(exporterConfig), 0o644))
@@ -347,7 +348,7 @@ func setupLab(t *testing.T) *lab {
 	files, err := l.exporter.openFiles()
 	must(err)
 	l.idleFiles = len(files)
-	t.Logf("exporter PID %d in %s holds, idle: %s", l.exporter.cmd.Process.Pid, l.client, strings.Join(files, " "))
+	t.Logf("exporter PID %d in %s holds, idle: %s", l.exporter.Cmd.Process.Pid, l.client, strings.Join(files, " "))
 	return l
 }
 

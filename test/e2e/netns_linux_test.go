@@ -223,24 +223,42 @@ func nstat(ns, counter string) (int64, error) {
 	var v int64 = -1
 	err := inNS(ns, func() error {
 		// /proc/thread-self/net follows this thread's namespace.
-		data, err := os.ReadFile("/proc/thread-self/net/netstat")
+		counters, err := netTable("/proc/thread-self/net/netstat", "TcpExt")
 		if err != nil {
 			return err
 		}
-		lines := strings.Split(string(data), "\n")
-		for i := 0; i+1 < len(lines); i += 2 {
-			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-			if len(names) == 0 || names[0] != "TcpExt:" || len(values) != len(names) {
-				continue
-			}
-			for j, n := range names {
-				if n == counter {
-					_, err := fmt.Sscan(values[j], &v)
-					return err
-				}
-			}
+		n, ok := counters[counter]
+		if !ok {
+			return fmt.Errorf("no TcpExt counter %s", counter)
 		}
-		return fmt.Errorf("no TcpExt counter %s", counter)
+		v = n
+		return nil
 	})
 	return v, err
+}
+
+// netTable reads the counters of one table (e.g. "TcpExt", "Icmp") of a
+// /proc/net/netstat or /proc/net/snmp file, where each table is a line of
+// names and a line of values, both led by the table's name and a colon.
+func netTable(path, table string) (map[string]int64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	counters := map[string]int64{}
+	lines := strings.Split(string(data), "\n")
+	for i := 0; i+1 < len(lines); i += 2 {
+		names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(names) == 0 || names[0] != table+":" || len(values) != len(names) {
+			continue
+		}
+		for j, n := range names[1:] {
+			var v int64
+			if _, err := fmt.Sscan(values[j+1], &v); err != nil {
+				return nil, fmt.Errorf("%s: %s %s: %w", path, table, n, err)
+			}
+			counters[n] = v
+		}
+	}
+	return counters, nil
 }

@@ -297,22 +297,13 @@ func (l *lab) runCheck(t *testing.T, args ...string) (string, string, int) {
 func icmpRateLimited(ns string) (map[string]int64, error) {
 	counters := map[string]int64{}
 	err := inNS(ns, func() error {
-		snmp, err := os.ReadFile("/proc/thread-self/net/snmp")
+		icmp, err := netTable("/proc/thread-self/net/snmp", "Icmp")
 		if err != nil {
 			return err
 		}
-		lines := strings.Split(string(snmp), "\n")
-		for i := 0; i+1 < len(lines); i += 2 {
-			names, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
-			if len(names) == 0 || names[0] != "Icmp:" || len(values) != len(names) {
-				continue
-			}
-			for j, n := range names {
-				if strings.HasPrefix(n, "OutRateLimit") {
-					var v int64
-					fmt.Sscan(values[j], &v)
-					counters["Icmp"+n] = v
-				}
+		for n, v := range icmp {
+			if strings.HasPrefix(n, "OutRateLimit") {
+				counters["Icmp"+n] = v
 			}
 		}
 		snmp6, err := os.ReadFile("/proc/thread-self/net/snmp6")

@@ -316,7 +316,7 @@ func (l *lab) testRlimit(t *testing.T) {
 			t.Run(f.name+"/"+target, func(t *testing.T) {
 				r := e.probe(target, f.name)
 				if r.err != nil {
-					t.Fatalf("probe: %v\nexporter log:\n%s", r.err, e.log)
+					t.Fatalf("probe: %v\nexporter log:\n%s", r.err, e.Log)
 				}
 				expectation{class: verdict.Error, reason: verdict.LocalError}.check(t, r)
 				if t.Failed() || os.Getenv("TVE_E2E_TRACE") == "1" {
