@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -175,5 +177,52 @@ func TestCheckCommand(t *testing.T) {
 	out, err = exec.Command(bin, "check", "127.0.0.1").CombinedOutput()
 	if !errors.As(err, &exitErr) || exitErr.ExitCode() != 2 || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
 		t.Fatalf("check without a port: %v, want exit 2 and one line\n%s", err, out)
+	}
+}
+
+// exporter-toolkit's --web.config.file protects every endpoint: a probe
+// without the password is refused, with it served.
+func TestWebConfigBasicAuth(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webCfg := filepath.Join(dir, "web.yml")
+	os.WriteFile(webCfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600)
+	addr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	proc, err := exporterproc.Start("exporter", exec.Command(bin, "--web.listen-address="+addr, "--web.config.file="+webCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proc.Stop(5 * time.Second) })
+
+	target := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	url := "http://" + addr + "/probe?target=" + target
+	var resp *http.Response
+	for i := 0; ; i++ {
+		if resp, err = http.Get(url); err == nil {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("exporter did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("probe without credentials: status %d, want 401", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `tcp_verdict{class="refused"} 1`) {
+		t.Fatalf("probe with credentials: status %d\n%s", resp.StatusCode, body)
 	}
 }
