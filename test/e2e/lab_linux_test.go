@@ -366,6 +366,9 @@ func TestLab(t *testing.T) {
 	t.Run("verdicts", func(t *testing.T) {
 		l.testVerdicts(t, func(sc scenario) bool { return !sc.underLock && sc.path == nil })
 	})
+	// The check command on the same network verdicts, before the traces
+	// (for the reason just below).
+	t.Run("check-command", l.testCheckVerdicts)
 	// After the verdicts: r1's own "no route" answer (ip_error) shares its
 	// per-destination token bucket with the ICMP rate limit, and each
 	// time-exceeded of a trace empties it (icmp_ratelimit 0), which delays
