@@ -3,6 +3,8 @@
 # network-namespace lab. As root on Debian it installs what the lab needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# sudo's secure_path usually leaves Go's own folder out.
+command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 need_pkgs=()
 command -v nft >/dev/null || need_pkgs+=(nftables)
