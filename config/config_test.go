@@ -191,3 +191,27 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Fatalf("config.yml lacks the default module: %v", err)
 	}
 }
+
+// No file makes Parse panic; what it accepts has every module's defaults
+// applied and validated.
+func FuzzParse(f *testing.F) {
+	blackbox, _ := os.ReadFile("testdata/blackbox.yml")
+	shipped, _ := os.ReadFile("../config.yml")
+	for _, seed := range [][]byte{blackbox, shipped, []byte("modules:\n  a:\n    prober: tcp\n"), []byte("modules: [\n"), []byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n")} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+			return
+		}
+		for name, m := range c.Modules {
+			if m.Prober == "tcp" && (m.TCP.Hold < 0 || m.TCP.IPProtocol == "") {
+				t.Errorf("module %q accepted without defaults or validation: %+v", name, m.TCP)
+			}
+		}
+	})
+}

@@ -40,6 +40,9 @@ func ParseTarget(s string) (Target, error) {
 	t := Target{Host: host, Port: uint16(port)}
 	if ip, err := netip.ParseAddr(host); err == nil {
 		t.IP = ip.Unmap()
+		if err := checkUnicast(t.IP); err != nil {
+			return Target{}, fmt.Errorf("target %q: %w", s, err)
+		}
 		return t, nil
 	}
 	if err := checkHostname(host); err != nil {
@@ -70,6 +73,20 @@ func checkHostname(h string) error {
 				return fmt.Errorf("host %q is not a valid name or IP address (character %q)", h, c)
 			}
 		}
+	}
+	return nil
+}
+
+// checkUnicast refuses addresses TCP cannot connect to: dialling them fails
+// on our side, and that would read as a network verdict.
+func checkUnicast(ip netip.Addr) error {
+	switch {
+	case ip.IsUnspecified():
+		return fmt.Errorf("%s is the unspecified address, not a host", ip)
+	case ip.IsMulticast():
+		return fmt.Errorf("%s is a multicast address; TCP needs a unicast one", ip)
+	case ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return fmt.Errorf("%s is the broadcast address; TCP needs a unicast one", ip)
 	}
 	return nil
 }

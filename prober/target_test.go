@@ -41,6 +41,11 @@ func TestParseTarget(t *testing.T) {
 		":22":                              "host is empty",
 		"h\x00st:22":                       "not a valid name",
 		strings.Repeat("a", 64) + ".com:1": "not a valid name",
+		"0.0.0.0:22":                       "unspecified address",
+		"[::]:22":                          "unspecified address",
+		"224.0.0.1:22":                     "multicast address",
+		"[ff02::1]:22":                     "multicast address",
+		"255.255.255.255:22":               "broadcast address",
 	}
 	for in, want := range bad {
 		_, err := ParseTarget(in)
@@ -48,4 +53,22 @@ func TestParseTarget(t *testing.T) {
 			t.Errorf("ParseTarget(%q) error = %v, want it to contain %q", in, err, want)
 		}
 	}
+}
+
+// No input makes ParseTarget panic, and what it accepts prints back as a
+// target it accepts again.
+func FuzzParseTarget(f *testing.F) {
+	for _, seed := range []string{"127.0.0.1:22", "[::1]:443", "localhost:9765", "[fe80::1%eth0]:22", "a..b:1", ":0", "[", "x:65536", "tcp://h:1"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := ParseTarget(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseTarget(tg.String())
+		if err != nil || again != tg {
+			t.Fatalf("ParseTarget(%q) = %+v, but its String %q parses to %+v, %v", s, tg, tg.String(), again, err)
+		}
+	})
 }
