@@ -38,6 +38,11 @@ const (
 	ProbesAbsent               = "TCPVerdictProbesAbsent"
 )
 
+// ExpectationFailed is the alert for a target that is connected but whose
+// probe failed anyway: an expectation of the module's query_response was
+// not met, or the TLS handshake failed.
+const ExpectationFailed = "TCPVerdictExpectationFailed"
+
 // Severities.
 const (
 	Critical = "critical"
@@ -201,6 +206,55 @@ func ClassRule(c verdict.ClassInfo) Rule {
 	}
 }
 
+// What ExpectationRule's annotations say, chosen by the alert's value
+// (probe_failed_due_to_regex): an expectation that was not met, or another
+// failure of the session after the connection, most likely TLS.
+const (
+	ExpectationSummary = "the service's answer does not meet the module's expectation"
+	ExpectationText    = "A query_response expectation (expect or expect_bytes) was not met: the service answered something else, or nothing before the probe's timeout"
+	SessionSummary     = "the session failed after connecting, most likely TLS"
+	SessionText        = "No expectation failed, so the session did: most likely the TLS handshake (certificate, TLS version or cipher), else sending a query_response line, or TLS settings of the module that the exporter cannot load"
+)
+
+// ExpectationRule fires for a probe whose verdict is connected but that
+// failed: probe_success is 0 although the port is open and the service let
+// the client in. A failing class (closed_by_peer after an `expect`, say)
+// has its own alert, so this one requires the connected state. The state
+// set has a `class` label the probe_* series lack, so its side of the match
+// ignores it; every other label (job, instance, module, ...) matches one
+// probe to one probe. The alert's value is probe_failed_due_to_regex, which
+// the annotations read to tell an expectation (1) from anything else, such
+// as a TLS failure (0).
+//
+// It goes to the team of closed_by_peer, the service's support team: TCP
+// worked and the service accepted the connection, so what failed is the
+// service's own answer (its banner, protocol or certificate), which is what
+// that team owns, as it owns the service refusing a client after accept.
+// It waits and pages like that class too. When the module's expectation is
+// what is wrong, the description points at whoever runs the exporter.
+func ExpectationRule() Rule {
+	expr := fmt.Sprintf("probe_failed_due_to_regex\n"+
+		"  and (probe_success == 0)\n"+
+		"  and ignoring (class) (tcp_verdict{class=%q} == 1)", verdict.Connected)
+	service := verdict.ClosedByPeer.Info()
+	exporter := verdict.Error.Info()
+	return Rule{
+		Alert:  ExpectationFailed,
+		Expr:   expr,
+		For:    ClassFor(service.Class),
+		Labels: Labels{Severity: classSeverity(service.Class), Team: service.Team},
+		Annotations: Annotations{
+			Summary: fmt.Sprintf("{{ $labels.instance }}: %s, but {{ if $value }}%s{{ else }}%s{{ end }}",
+				verdict.Connected, ExpectationSummary, SessionSummary),
+			Description: fmt.Sprintf("Probe of {{ $labels.instance }} (job {{ $labels.job }}{{ with $labels.module }}, module {{ . }}{{ end }}): %s, yet the probe failed.\n"+
+				"{{ if $value }}%s{{ else }}%s{{ end }}.\n"+
+				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
+				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
+				verdict.Connected, template(ExpectationText), template(SessionText), template(service.Owner), template(exporter.Owner)),
+		},
+	}
+}
+
 // template guards taxonomy text put into an annotation template: it must not
 // contain template actions.
 func template(s string) string {
@@ -271,12 +325,14 @@ func ExporterRules() []Rule {
 	}
 }
 
-// Rules is every alerting rule, the verdict classes first, in class order.
+// Rules is every alerting rule: the verdict classes first, in class order,
+// then the failed expectation of a connected target, then exporter health.
 func Rules() []Rule {
 	var rules []Rule
 	for _, c := range Failing() {
 		rules = append(rules, ClassRule(c))
 	}
+	rules = append(rules, ExpectationRule())
 	return append(rules, ExporterRules()...)
 }
 

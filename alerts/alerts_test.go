@@ -106,6 +106,14 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 			t.Errorf("%s: team %q, want the exporter's (%q)", name, byName[name].Labels.Team, verdict.Error.Info().Team)
 		}
 	}
+	// A connected target whose probe failed goes to the service's team, and
+	// waits and pages like that team's class.
+	service := verdict.ClosedByPeer.Info()
+	if r := byName[ExpectationFailed]; r.Labels.Team != service.Team || r.For != ClassFor(service.Class) ||
+		r.Labels.Severity != Critical || !strings.Contains(r.Annotations.Description, service.Owner) {
+		t.Errorf("%s: team %q, for %s, severity %s, want %q, %s, %s and the owner %q in its description",
+			ExpectationFailed, r.Labels.Team, r.For, r.Labels.Severity, service.Team, ClassFor(service.Class), Critical, service.Owner)
+	}
 	if got, want := AlertName(verdict.ClosedByPeer), "TCPVerdictClosedByPeer"; got != want {
 		t.Errorf("AlertName(closed_by_peer) = %s, want %s", got, want)
 	}

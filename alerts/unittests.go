@@ -113,7 +113,7 @@ func minutes(d string) int {
 // TestsYAML renders the promtool unit tests of RulesYAML.
 func TestsYAML() []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
-	f.Tests = append(f.Tests, everyReasonGroup(), recoveryGroup())
+	f.Tests = append(f.Tests, everyReasonGroup(), recoveryGroup(), expectationGroup())
 	f.Tests = append(f.Tests, exporterGroups()...)
 	return render(f)
 }
@@ -176,6 +176,91 @@ func recoveryGroup() testGroup {
 				ExpAlerts: []expAlert{{Labels: t.labels(), Annotations: t.annotations()}}})
 		}
 		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: name, ExpAlerts: []expAlert{}})
+	}
+	return g
+}
+
+// expectationGroup tests ExpectationFailed. It fires for a connected probe
+// that failed, saying "expectation" or "TLS" by probe_failed_due_to_regex,
+// and is pending before its `for`. It does not fire for a connected probe
+// that succeeded, the same instance probed by another module included; nor
+// for any failing class, even with probe_failed_due_to_regex set (an
+// `expect` that meets a FIN is closed_by_peer): that class's alert fires
+// instead. It ends when the probe succeeds again.
+func expectationGroup() testGroup {
+	g := testGroup{Name: "a connected target whose probe failed an expectation or TLS alerts the service's team", Interval: "1m"}
+	half := testSteps / 2
+	steady := func(v int) string { return fmt.Sprintf("%dx%d", v, testSteps) }
+	recovering := fmt.Sprintf("0x%d 1x%d", half, testSteps-half-1)
+	regexUntilRecovered := fmt.Sprintf("1x%d 0x%d", half, testSteps-half-1)
+
+	// probe is the input of one probe: its state set, evidence, probe_success
+	// and probe_failed_due_to_regex, with a module label unless empty.
+	probe := func(instance, module string, r verdict.ReasonInfo, success, regex string) {
+		sel := fmt.Sprintf("job=%q,instance=%q", testJob, instance)
+		if module != "" {
+			sel += fmt.Sprintf(",module=%q", module)
+		}
+		for _, c := range verdict.Classes {
+			v := steady(0)
+			if c.Class == r.Class {
+				v = steady(1)
+			}
+			g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict{%s,class=%q}", sel, c.Class), v})
+		}
+		g.InputSeries = append(g.InputSeries,
+			series{fmt.Sprintf("tcp_verdict_info{%s,class=%q,reason=%q,responder=\"\"}", sel, r.Class, r.Reason), steady(1)},
+			series{fmt.Sprintf("probe_success{%s}", sel), success},
+			series{fmt.Sprintf("probe_failed_due_to_regex{%s}", sel), regex})
+	}
+	rule := ExpectationRule()
+	// expect is what ExpectationRule's templates must render.
+	expect := func(instance, module string, regex bool) expAlert {
+		l := map[string]string{"job": testJob, "instance": instance, "severity": rule.Labels.Severity, "team": rule.Labels.Team}
+		ofModule := ""
+		if module != "" {
+			l["module"] = module
+			ofModule = ", module " + module
+		}
+		summary, text := SessionSummary, SessionText
+		if regex {
+			summary, text = ExpectationSummary, ExpectationText
+		}
+		return expAlert{Labels: l, Annotations: Annotations{
+			Summary: fmt.Sprintf("%s: %s, but %s", instance, verdict.Connected, summary),
+			Description: fmt.Sprintf("Probe of %s (job %s%s): %s, yet the probe failed.\n%s.\n"+
+				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
+				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
+				instance, testJob, ofModule, verdict.Connected, text, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
+		}}
+	}
+
+	connected := firstReason(verdict.Connected)
+	const banner, starttls, recover = "banner.example.net:22", "mail.example.net:25", "recovering-banner.example.net:22"
+	probe(banner, "ssh_banner", connected, steady(0), steady(1))      // expect not met
+	probe(starttls, "smtp_starttls", connected, steady(0), steady(0)) // TLS failed
+	probe(starttls, "tcp", connected, steady(1), steady(0))           // the same instance, another module: fine
+	probe("fine.example.net:443", "", connected, steady(1), steady(0))
+	probe(recover, "ssh_banner", connected, recovering, regexUntilRecovered)
+	for _, c := range Failing() {
+		r := firstReason(c.Class)
+		t := testTarget{instance: "failing-" + string(r.Reason) + ".example.net:443", class: c, reason: r}
+		probe(t.instance, "", r, steady(0), steady(1))
+		fires := minutes(ClassFor(c.Class)) + 1
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires), AlertName: AlertName(c.Class),
+			ExpAlerts: []expAlert{{Labels: t.labels(), Annotations: t.annotations()}}})
+	}
+
+	pending := minutes(rule.For) - 1
+	failing := []expAlert{expect(banner, "ssh_banner", true), expect(starttls, "smtp_starttls", false)}
+	g.AlertTests = append(g.AlertTests,
+		alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: ExpectationFailed, ExpAlerts: []expAlert{}},
+		alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: ExpectationFailed,
+			ExpAlerts: append(append([]expAlert{}, failing...), expect(recover, "ssh_banner", true))},
+		alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: ExpectationFailed, ExpAlerts: failing},
+	)
+	if pending+2 >= half {
+		panic("alerts: ExpectationFailed's `for` leaves no time to fire before the probe recovers")
 	}
 	return g
 }

@@ -34,7 +34,9 @@ const budget = 90 * time.Second
 
 // The exporter's modules: a short hold, so that a probe fits in the 0.5 s a
 // 1 s scrape timeout leaves it. tcp_trace also traces the path after a
-// network verdict; the trace's 200ms come out of those 0.5 s.
+// network verdict; the trace's 200ms come out of those 0.5 s. tcp_expect
+// waits for a banner the silent listener never sends, and tcp_tls for its
+// TLS handshake: connected, but the probe fails when its 300ms run out.
 const exporterConfig = `modules:
   tcp:
     prober: tcp
@@ -49,6 +51,21 @@ const exporterConfig = `modules:
       preferred_ip_protocol: ip4
       hold: 100ms
       trace: {enabled: true, max_hops: 4, timeout: 200ms}
+  tcp_expect:
+    prober: tcp
+    timeout: 300ms
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 100ms
+      query_response:
+        - expect: "^NEVER"
+  tcp_tls:
+    prober: tcp
+    timeout: 300ms
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 100ms
+      tls: true
 `
 
 // A key the config loader rejects: reloading this fails and keeps the
@@ -99,6 +116,16 @@ func (h *webhooks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// findModule is find for the probe of one module.
+func (h *webhooks) findModule(name, instance, module string) (received, bool) {
+	for _, a := range h.all() {
+		if a.status == "firing" && a.labels["alertname"] == name && a.labels["instance"] == instance && a.labels["module"] == module {
+			return a, true
+		}
+	}
+	return received{}, false
+}
+
 func (h *webhooks) all() []received {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -119,8 +146,10 @@ func (h *webhooks) find(name, instance string) (received, bool) {
 // TestAlertsReachTheRightTeam runs the shipped rules in a real Prometheus
 // against the exporter and checks that Alertmanager, routing by `team`,
 // delivers each verdict's alert to the team that fixes it, with the
-// evidence in its annotations; that a connected target raises nothing; and
-// that a failed config reload pages whoever runs the exporter.
+// evidence in its annotations; that a connected target raises nothing,
+// unless its module expects a banner the target never sends, which pages
+// the service's team; and that a failed config reload pages whoever runs
+// the exporter.
 func TestAlertsReachTheRightTeam(t *testing.T) {
 	testenv.NeedTools(t, "prometheus", "prometheus-alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
@@ -138,7 +167,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	// one loopback target whose probes carry the tcp_trace_* series the
 	// dashboard's path-trace panel queries.
 	dropped := testnet.FullBacklog(t).String()
-	t.Logf("targets: %s closes at once, %s is silent, %s is closed, %s drops SYNs (traced)", closing, silent, closed, dropped)
+	t.Logf("targets: %s closes at once, %s is silent (and expected to send a banner), %s is closed, %s drops SYNs (traced)", closing, silent, closed, dropped)
 
 	hooks := &webhooks{}
 	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -219,11 +248,11 @@ alerting:
     - static_configs:
         - targets: [%q]
 scrape_configs:
-%s%s  - job_name: tcp_verdict_exporter
+%s%s%s%s  - job_name: tcp_verdict_exporter
     static_configs:
       - targets: [%q]
 `, rulesFile, amAddr, probeJob("tcp_verdict", "tcp", closing, silent, closed),
-		probeJob("tcp_verdict_trace", "tcp_trace", dropped), exporterAddr))
+		probeJob("tcp_verdict_trace", "tcp_trace", dropped), probeJob("tcp_verdict_expect", "tcp_expect", silent), probeJob("tcp_verdict_tls", "tcp_tls", silent), exporterAddr))
 	exporterproc.Run(ctx, t, "prometheus", exec.Command("prometheus",
 		"--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn"), "http://"+promAddr+"/-/ready")
@@ -294,6 +323,37 @@ scrape_configs:
 		}
 	}
 
+	// The silent listener is connected, but module tcp_expect's banner and
+	// tcp_tls's handshake never come: each probe fails, which pages the
+	// service's team and says whether an expectation failed.
+	service := verdict.ClosedByPeer.Info()
+	for _, w := range []struct{ job, module, summary, text string }{
+		{"tcp_verdict_expect", "tcp_expect", alerts.ExpectationSummary, alerts.ExpectationText},
+		{"tcp_verdict_tls", "tcp_tls", alerts.SessionSummary, alerts.SessionText},
+	} {
+		a, err := waitFor(ctx, func() (received, bool) { return hooks.findModule(alerts.ExpectationFailed, silent, w.module) })
+		if err != nil {
+			t.Fatalf("%s for %s (module %s) never reached a receiver (%v); received: %v\n%s", alerts.ExpectationFailed, silent, w.module, err, hooks.all(), prom.alertsDump(ctx))
+		}
+		t.Logf("%s (module %s): %s reached team %s after %s: %q", silent, w.module, alerts.ExpectationFailed, a.team, time.Since(start).Round(time.Millisecond), a.annotations["summary"])
+		if a.team != service.Team || a.receiver != service.Team {
+			t.Errorf("%s reached receiver %s at /team/%s, want team %s", alerts.ExpectationFailed, a.receiver, a.team, service.Team)
+		}
+		for k, v := range map[string]string{"team": service.Team, "job": w.job, "module": w.module} {
+			if a.labels[k] != v {
+				t.Errorf("%s: label %s=%q, want %q (labels %v)", alerts.ExpectationFailed, k, a.labels[k], v, a.labels)
+			}
+		}
+		for _, s := range []string{"module " + w.module, w.text, "Who fixes it: " + service.Owner} {
+			if !strings.Contains(a.annotations["description"], s) {
+				t.Errorf("%s: description lacks %q:\n%s", alerts.ExpectationFailed, s, a.annotations["description"])
+			}
+		}
+		if !strings.Contains(a.annotations["summary"], w.summary) {
+			t.Errorf("%s: summary %q lacks %q", alerts.ExpectationFailed, a.annotations["summary"], w.summary)
+		}
+	}
+
 	// A config reload that fails pages whoever runs the exporter, while the
 	// exporter keeps probing with its running config.
 	writeFile(t, exporterFile, badExporterConfig)
@@ -317,11 +377,12 @@ scrape_configs:
 	}
 
 	// The silent target is connected, has been for longer than any `for:`,
-	// and no alert of any state names it.
+	// and no alert of any state names its plain tcp probe (its tcp_expect
+	// and tcp_tls probes have the alerts above).
 	var connected []struct {
 		Value [2]any `json:"value"`
 	}
-	if err := prom.query(ctx, fmt.Sprintf(`tcp_verdict{instance=%q,class=%q}`, silent, verdict.Connected), &connected); err != nil {
+	if err := prom.query(ctx, fmt.Sprintf(`tcp_verdict{job="tcp_verdict",instance=%q,class=%q}`, silent, verdict.Connected), &connected); err != nil {
 		t.Fatal(err)
 	}
 	if len(connected) != 1 || connected[0].Value[1] != "1" {
@@ -334,7 +395,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	for _, p := range pending {
-		if p.Metric["instance"] == silent {
+		if p.Metric["instance"] == silent && p.Metric["job"] == "tcp_verdict" {
 			t.Errorf("connected target %s has alert %v", silent, p)
 		}
 	}
@@ -345,12 +406,17 @@ scrape_configs:
 		alerts.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
 		alerts.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
 		alerts.AlertName(verdict.Firewall) + "/" + dropped:     verdict.Firewall.Info().Team,
+		alerts.ExpectationFailed + "/" + silent:                verdict.ClosedByPeer.Info().Team,
 		alerts.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
 	}
 	var got []string
 	for _, a := range hooks.all() {
 		key := a.labels["alertname"] + "/" + a.labels["instance"]
-		got = append(got, fmt.Sprintf("%s → %s (%s)", key, a.team, a.status))
+		via := ""
+		if m := a.labels["module"]; m != "" {
+			via = " module " + m
+		}
+		got = append(got, fmt.Sprintf("%s%s → %s (%s)", key, via, a.team, a.status))
 		if team, ok := expected[key]; !ok || team != a.team {
 			t.Errorf("unexpected alert %s at /team/%s (receiver %s): %v", key, a.team, a.receiver, a.labels)
 		}

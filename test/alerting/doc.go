@@ -7,8 +7,10 @@
 // listener whose full accept queue drops SYNs, probed with a `tcp.trace`
 // module: its firewall verdict reaches the network team, and its path trace
 // (which runs on loopback too) gives the dashboard's path-trace panel data,
-// so every dashboard query is checked to return some. The package has only
-// tests:
+// so every dashboard query is checked to return some. Another is a silent
+// listener: connected, and also probed by modules that expect a banner and
+// a TLS handshake it never sends, whose failed probes page the service's
+// team. The package has only tests:
 //
 //	go test ./test/alerting/ -v
 package alerting
