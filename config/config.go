@@ -213,6 +213,12 @@ func (c *Config) validate() error {
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("module %q: %w", name, err)
 		}
+		// Not an error: blackbox modules with a short timeout must load
+		// unchanged, and the deadline cuts the hold anyway.
+		if m.Timeout > 0 && m.TCP.Hold >= m.Timeout {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("module %q: tcp.hold %s is not shorter than timeout %s: the deadline cuts the hold, so a session the peer closes later counts as connected (set tcp.hold below the timeout)", name, m.TCP.Hold, m.Timeout))
+		}
+		c.Modules[name] = m // validate filled in defaults
 	}
 	return nil
 }
@@ -224,9 +230,6 @@ func (m *Module) validate() error {
 	t := &m.TCP
 	if t.Hold < 0 {
 		return fmt.Errorf("tcp.hold %s is negative (use 0s to disable the hold)", t.Hold)
-	}
-	if m.Timeout > 0 && t.Hold >= m.Timeout {
-		return fmt.Errorf("tcp.hold %s must be shorter than timeout %s", t.Hold, m.Timeout)
 	}
 	switch t.IPProtocol {
 	case "ip4", "ip6":

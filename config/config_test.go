@@ -99,7 +99,6 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown prober", "modules:\n  a:\n    prober: smtp\n", `unknown prober "smtp"`},
 		{"bad timeout", "modules:\n  a:\n    prober: tcp\n    timeout: soon\n", "line 4"},
 		{"negative hold", "modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n", "tcp.hold -1s is negative"},
-		{"hold beyond timeout", "modules:\n  a:\n    prober: tcp\n    timeout: 1s\n    tcp:\n      hold: 2s\n", "must be shorter than timeout"},
 		{"bad ip protocol", "modules:\n  a:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ipx\n", `"ipx" is not ip4 or ip6`},
 		{"bad source ip", "modules:\n  a:\n    prober: tcp\n    tcp:\n      source_ip_address: 300.1.1.1\n", "is not an IP address"},
 		{"bad regexp", "modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: \"(\"\n", "bad regexp"},
@@ -214,4 +213,16 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A blackbox module with a timeout no longer than the default hold loads,
+// with a warning that the deadline cuts the hold.
+func TestShortTimeoutLoadsWithWarning(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  quick:\n    prober: tcp\n    timeout: 500ms\n"))
+	if err != nil {
+		t.Fatalf("a blackbox module with timeout 500ms must load: %v", err)
+	}
+	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "tcp.hold 500ms is not shorter than timeout 500ms") {
+		t.Fatalf("warnings = %q", c.Warnings)
+	}
 }
