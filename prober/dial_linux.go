@@ -22,35 +22,21 @@ import (
 // need (keepalive, TCP_NODELAY, getsockname). wantLocal asks for our own
 // address, which costs a getsockname.
 func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
-	v6 := dst.Addr().Is6()
-	domain := unix.AF_INET
-	if v6 {
-		domain = unix.AF_INET6
-	}
-	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := armedSocket(src, dst, func(fd int) error {
+		if !noDelay {
+			return nil
+		}
+		return setsockopt(unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1))
+	})
 	if err != nil {
-		return nil, netip.Addr{}, localEvidence("socket", err), os.NewSyscallError("socket", err)
-	}
-	fail := func(call string, err error) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
-		unix.Close(fd)
-		return nil, netip.Addr{}, localEvidence(call, err), os.NewSyscallError(call, err)
-	}
-	if err := setRecvErr(fd, v6); err != nil {
-		return fail("setsockopt", errors.Unwrap(err))
-	}
-	if noDelay {
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			return fail("setsockopt", err)
-		}
-	}
-	if src.IsValid() {
-		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(src, 0))); err != nil {
-			return fail("bind", err)
-		}
+		var own *syscallError
+		errors.As(err, &own) // armedSocket's errors are all *syscallError
+		return nil, netip.Addr{}, localEvidence(own.call, own.err), os.NewSyscallError(own.call, own.err)
 	}
 	sa, err := sockaddrZone(dst)
 	if err != nil {
-		return fail("connect", err)
+		unix.Close(fd)
+		return nil, netip.Addr{}, localEvidence("connect", err), os.NewSyscallError("connect", err)
 	}
 	switch err := unix.Connect(fd, sa); {
 	case err == nil, errors.Is(err, unix.EINPROGRESS):
@@ -124,6 +110,43 @@ func waitConnected(f *os.File) error {
 		return err // the deadline, or the client gone
 	}
 	return connErr
+}
+
+// armedSocket makes a non-blocking TCP socket for dst with its ICMP error
+// queue armed, applies setup, and binds it to src when src is valid; the
+// caller connects it. Every error is a *syscallError naming the call.
+func armedSocket(src netip.Addr, dst netip.AddrPort, setup func(fd int) error) (int, error) {
+	v6 := dst.Addr().Is6()
+	domain := unix.AF_INET
+	if v6 {
+		domain = unix.AF_INET6
+	}
+	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, &syscallError{"socket", err}
+	}
+	err = setRecvErr(fd, v6)
+	if err == nil {
+		err = setup(fd)
+	}
+	if err == nil && src.IsValid() {
+		if berr := unix.Bind(fd, sockaddr(netip.AddrPortFrom(src, 0))); berr != nil {
+			err = &syscallError{"bind", berr}
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// setsockopt wraps a setsockopt error as a failure of our own set-up.
+func setsockopt(err error) error {
+	if err != nil {
+		return &syscallError{"setsockopt", err}
+	}
+	return nil
 }
 
 // localEvidence is the evidence of a failure of our own socket set-up.

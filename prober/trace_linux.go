@@ -98,14 +98,25 @@ type traceSocket struct {
 
 // openTraceSocket makes the socket for one TTL and sends its SYN.
 func openTraceSocket(src netip.Addr, dst netip.AddrPort, ttl int) (*traceSocket, error) {
-	v6 := dst.Addr().Is6()
-	domain, level, opt := unix.AF_INET, unix.IPPROTO_IP, unix.IP_TTL
-	if v6 {
-		domain, level, opt = unix.AF_INET6, unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS
+	level, opt := unix.IPPROTO_IP, unix.IP_TTL
+	if dst.Addr().Is6() {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS
 	}
-	fd, err := unix.Socket(domain, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	fd, err := armedSocket(src, dst, func(fd int) error {
+		if err := setsockopt(unix.SetsockoptInt(fd, level, opt, ttl)); err != nil {
+			return err
+		}
+		// The kernel stamps the ICMP answer when it arrives: the hop's RTT
+		// then leaves out how late this process reads it.
+		if err := setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
+			return err
+		}
+		// Closing a socket that reached the target resets it instead of
+		// finishing a session the target's application would see.
+		return setsockopt(unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}))
+	})
 	if err != nil {
-		return nil, &syscallError{"socket", err}
+		return nil, err
 	}
 	keep := false
 	defer func() {
@@ -113,29 +124,12 @@ func openTraceSocket(src netip.Addr, dst netip.AddrPort, ttl int) (*traceSocket,
 			unix.Close(fd)
 		}
 	}()
-	if err := setRecvErr(fd, v6); err != nil {
-		return nil, err
-	}
-	if err := unix.SetsockoptInt(fd, level, opt, ttl); err != nil {
-		return nil, &syscallError{"setsockopt", err}
-	}
-	// The kernel stamps the ICMP answer when it arrives: the hop's RTT then
-	// leaves out how late this process reads it.
-	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
-		return nil, &syscallError{"setsockopt", err}
-	}
-	// Closing a socket that reached the target resets it instead of
-	// finishing a session the target's application would see.
-	if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}); err != nil {
-		return nil, &syscallError{"setsockopt", err}
-	}
-	if src.IsValid() {
-		if err := unix.Bind(fd, sockaddr(netip.AddrPortFrom(src, 0))); err != nil {
-			return nil, &syscallError{"bind", err}
-		}
+	sa, err := sockaddrZone(dst)
+	if err != nil {
+		return nil, &syscallError{"connect", err}
 	}
 	s := &traceSocket{ttl: ttl, target: dst.Addr(), sent: time.Now()}
-	err = unix.Connect(fd, sockaddr(dst))
+	err = unix.Connect(fd, sa)
 	var errno syscall.Errno
 	switch {
 	case err == nil, errors.Is(err, unix.EINPROGRESS):
