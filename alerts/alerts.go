@@ -150,18 +150,12 @@ func classSeverity(c verdict.Class) string {
 // Ask is the taxonomy's "ask ..." sentence for a class, for a reader who
 // does not know the probing host's address.
 func Ask(c verdict.ClassInfo) string {
-	return "ask " + strings.ReplaceAll(c.Ask, "%s", probingHost)
+	return "ask " + c.AskFor(probingHost)
 }
 
 // ReasonText explains a reason in one or two sentences: its evidence, what it
 // most likely means and, where the taxonomy has one, what else it can mean.
-func ReasonText(r verdict.ReasonInfo) string {
-	s := fmt.Sprintf("%s; most likely %s.", r.Evidence, r.Meaning)
-	if r.Ambiguity != "" {
-		s += fmt.Sprintf(" It can also mean: %s.", r.Ambiguity)
-	}
-	return s
-}
+func ReasonText(r verdict.ReasonInfo) string { return r.Text() }
 
 // unknownReason is the description's fallback for a reason a newer exporter
 // knows and these rules do not.

@@ -75,11 +75,7 @@ func newJSONICMP(i *verdict.ICMP) *jsonICMP {
 	if i == nil {
 		return nil
 	}
-	j := &jsonICMP{Protocol: "icmp", Type: i.Type, Code: i.Code, Offender: i.Offender.String()}
-	if i.V6 {
-		j.Protocol = "icmp6"
-	}
-	return j
+	return &jsonICMP{Protocol: i.Protocol(), Type: i.Type, Code: i.Code, Offender: i.Offender.String()}
 }
 
 func newJSONTrace(r *prober.Result) *jsonTrace {

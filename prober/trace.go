@@ -53,11 +53,7 @@ func (h Hop) Answer() string {
 	}
 	var detail []string
 	if h.ICMP != nil {
-		proto := "icmp"
-		if h.ICMP.V6 {
-			proto = "icmp6"
-		}
-		detail = append(detail, fmt.Sprintf("%s %d/%d", proto, h.ICMP.Type, h.ICMP.Code))
+		detail = append(detail, fmt.Sprintf("%s %d/%d", h.ICMP.Protocol(), h.ICMP.Type, h.ICMP.Code))
 	}
 	if h.Reached {
 		detail = append(detail, "the target")

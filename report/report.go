@@ -55,14 +55,11 @@ func Rows(r *prober.Result, row func(key, value string)) {
 
 // Ask fills the class's "ask" sentence with our own address where it has one.
 func Ask(ci verdict.ClassInfo, r *prober.Result) string {
-	if !strings.Contains(ci.Ask, "%s") {
-		return ci.Ask
-	}
 	src := "this host"
 	if r.Source.IsValid() {
 		src = r.Source.String()
 	}
-	return fmt.Sprintf(ci.Ask, src)
+	return ci.AskFor(src)
 }
 
 // Phases renders the phase durations as "resolve 0s, connect 1.2ms, hold 500ms".

@@ -19,16 +19,21 @@ type ICMP struct {
 	Local bool
 }
 
-func (i ICMP) String() string {
-	v := "icmp"
+// Protocol names the ICMP version as tcpdump and the check command's JSON
+// do: "icmp" or "icmp6".
+func (i ICMP) Protocol() string {
 	if i.V6 {
-		v = "icmp6"
+		return "icmp6"
 	}
+	return "icmp"
+}
+
+func (i ICMP) String() string {
 	local := ""
 	if i.Local {
 		local = " (this host)"
 	}
-	return fmt.Sprintf("%s type %d code %d from %s%s", v, i.Type, i.Code, i.Offender, local)
+	return fmt.Sprintf("%s type %d code %d from %s%s", i.Protocol(), i.Type, i.Code, i.Offender, local)
 }
 
 // DialEvidence is what a failed or timed-out connect() left behind.

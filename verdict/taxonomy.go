@@ -4,6 +4,11 @@
 // annotations all read from here; nothing else spells a class name.
 package verdict
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Class is the coarse answer to "why can't I reach host:port", one of a fixed
 // set exported as the tcp_verdict state set.
 type Class string
@@ -76,70 +81,185 @@ type ReasonInfo struct {
 
 // Classes is the taxonomy's first half: every class, in export order.
 var Classes = []ClassInfo{
-	{Connected, "Connected to host.", "the port is open, the service is alive and lets this client in",
-		"nobody", "nobody: all is well", 0, ""},
-	{ClosedByPeer, "Connected to host. / Connection closed by foreign host.",
-		"the service accepted the connection and closed it at once: an access rule of the service refuses this client",
-		"the service's support team", "the team that runs the service to allow %s", 4, "service-owner"},
-	{Refused, "Connection refused",
-		"the host answered, but nothing listens on that port (service not running, wrong port)",
-		"the server's administrator", "the server's administrator to start the service or fix the port", 5, "server-admin"},
-	{Firewall, "Trying x.x.x.x... (then nothing, or an ICMP prohibition)",
-		"a firewall on the path drops or rejects the connection",
-		"a network engineer", "a network engineer to open the path from %s", 6, "network"},
-	{Unreachable, "No route to host / Network is unreachable",
-		"the network cannot deliver packets to the host: no route, the host is down, or a loop",
-		"a network engineer or the host's owner", "a network engineer (routing) or the host's owner (host down)", 7, "network"},
-	{DNSError, "Name or service not known",
-		"the target's name does not resolve",
-		"the DNS administrator", "the DNS administrator to fix the record", 8, "dns"},
-	{Error, "(telnet itself fails)",
-		"the exporter's own host failed to make the probe; nothing is known about the network",
-		"whoever runs the exporter", "whoever runs the exporter (see the reason in the log)", 9, "exporter-operator"},
+	{
+		Class:    Connected,
+		Telnet:   "Connected to host.",
+		Meaning:  "the port is open, the service is alive and lets this client in",
+		Owner:    "nobody",
+		Ask:      "nobody: all is well",
+		ExitCode: 0,
+		Team:     "",
+	},
+	{
+		Class:    ClosedByPeer,
+		Telnet:   "Connected to host. / Connection closed by foreign host.",
+		Meaning:  "the service accepted the connection and closed it at once: an access rule of the service refuses this client",
+		Owner:    "the service's support team",
+		Ask:      "the team that runs the service to allow %s",
+		ExitCode: 4,
+		Team:     "service-owner",
+	},
+	{
+		Class:    Refused,
+		Telnet:   "Connection refused",
+		Meaning:  "the host answered, but nothing listens on that port (service not running, wrong port)",
+		Owner:    "the server's administrator",
+		Ask:      "the server's administrator to start the service or fix the port",
+		ExitCode: 5,
+		Team:     "server-admin",
+	},
+	{
+		Class:    Firewall,
+		Telnet:   "Trying x.x.x.x... (then nothing, or an ICMP prohibition)",
+		Meaning:  "a firewall on the path drops or rejects the connection",
+		Owner:    "a network engineer",
+		Ask:      "a network engineer to open the path from %s",
+		ExitCode: 6,
+		Team:     "network",
+	},
+	{
+		Class:    Unreachable,
+		Telnet:   "No route to host / Network is unreachable",
+		Meaning:  "the network cannot deliver packets to the host: no route, the host is down, or a loop",
+		Owner:    "a network engineer or the host's owner",
+		Ask:      "a network engineer (routing) or the host's owner (host down)",
+		ExitCode: 7,
+		Team:     "network",
+	},
+	{
+		Class:    DNSError,
+		Telnet:   "Name or service not known",
+		Meaning:  "the target's name does not resolve",
+		Owner:    "the DNS administrator",
+		Ask:      "the DNS administrator to fix the record",
+		ExitCode: 8,
+		Team:     "dns",
+	},
+	{
+		Class:    Error,
+		Telnet:   "(telnet itself fails)",
+		Meaning:  "the exporter's own host failed to make the probe; nothing is known about the network",
+		Owner:    "whoever runs the exporter",
+		Ask:      "whoever runs the exporter (see the reason in the log)",
+		ExitCode: 9,
+		Team:     "exporter-operator",
+	},
 }
 
 // Reasons is the taxonomy's second half: every reason and its class.
 var Reasons = []ReasonInfo{
-	{SynAck, Connected, "handshake completed and the session survived the hold time",
-		"the service is up and accepts this client", ""},
-	{Fin, ClosedByPeer, "handshake completed, then the peer sent FIN",
-		"the service closed the session on purpose, usually an access rule (tcpwrappers, an allow-list)", ""},
-	{Reset, ClosedByPeer, "handshake completed, then the peer sent RST",
-		"the service aborted the session, usually an access rule",
-		"a middlebox that resets established sessions looks the same"},
-	{ConnRefused, Refused, "RST in answer to the SYN, no ICMP in the error queue",
-		"nothing listens on the port",
-		"a firewall rule `reject with tcp reset` looks exactly the same; only the RST's TTL differs, which a socket cannot see"},
-	{NoResponse, Firewall, "no answer at all before the deadline",
-		"a firewall drops the SYN silently",
-		"a listener whose accept backlog is full, or a host that is down behind a router that sends no ICMP, also drops SYNs silently"},
-	{PortUnreach, Firewall, "ICMP port unreachable (v4 3/3, v6 1/4) for a TCP SYN",
-		"a REJECT rule: a TCP stack answers a closed port with RST, never with this", ""},
-	{NetProhibited, Firewall, "ICMP network administratively prohibited (v4 3/9)",
-		"a firewall rule rejects traffic to the target's network", ""},
-	{HostProhibited, Firewall, "ICMP host administratively prohibited (v4 3/10)",
-		"a firewall rule rejects traffic to the target host", ""},
-	{AdminProhibited, Firewall, "ICMP communication administratively prohibited (v4 3/13, 3/14, 3/15; v6 1/1, 1/5, 1/6)",
-		"a firewall rule rejects the connection and says so", ""},
-	{LocalProhibited, Firewall, "an ICMP prohibition or port-unreachable that the exporter's own kernel generated (a reject rule in its OUTPUT chain), or EACCES/EPERM from connect()",
-		"the exporter host's own firewall (OUTPUT chain) blocks the connection", ""},
-	{NetUnreach, Unreachable, "ICMP network unreachable (v4 3/0, 3/6, 3/11; v6 1/0, 1/2)",
-		"a router has no route to the target's network", ""},
-	{HostUnreach, Unreachable, "ICMP host unreachable (v4 3/1, 3/5, 3/7, 3/8, 3/12; v6 1/3)",
-		"the last router cannot reach the host: it is down or its address is wrong (ARP/NDP fails)",
-		"some firewalls send host-unreachable instead of admin-prohibited"},
-	{ProtoUnreach, Unreachable, "ICMP protocol unreachable (v4 3/2)",
-		"the host does not speak TCP", ""},
-	{TimeExceeded, Unreachable, "ICMP time exceeded (v4 11, v6 3)",
-		"a routing loop, or the path is longer than the TTL", ""},
-	{NoRoute, Unreachable, "EHOSTUNREACH/ENETUNREACH from connect() with an empty error queue, or an ICMP unreachable the exporter's own kernel generated (its ARP/NDP for the next hop failed)",
-		"the exporter's host has no route to the target, or its next hop does not answer ARP/NDP", ""},
-	{NXDomain, DNSError, "the resolver answered that the name does not exist",
-		"the name is wrong or its record is missing", ""},
-	{DNSFailure, DNSError, "the resolver failed (timeout, SERVFAIL, no address of the wanted IP family)",
-		"DNS is broken or the name has no address of the wanted family", ""},
-	{LocalError, Error, "the exporter's own host failed (EMFILE, ENFILE, EADDRNOTAVAIL, bad source address, ...)",
-		"the probe could not be made; this says nothing about the network", ""},
+	{
+		Reason:   SynAck,
+		Class:    Connected,
+		Evidence: "handshake completed and the session survived the hold time",
+		Meaning:  "the service is up and accepts this client",
+	},
+	{
+		Reason:   Fin,
+		Class:    ClosedByPeer,
+		Evidence: "handshake completed, then the peer sent FIN",
+		Meaning:  "the service closed the session on purpose, usually an access rule (tcpwrappers, an allow-list)",
+	},
+	{
+		Reason:    Reset,
+		Class:     ClosedByPeer,
+		Evidence:  "handshake completed, then the peer sent RST",
+		Meaning:   "the service aborted the session, usually an access rule",
+		Ambiguity: "a middlebox that resets established sessions looks the same",
+	},
+	{
+		Reason:    ConnRefused,
+		Class:     Refused,
+		Evidence:  "RST in answer to the SYN, no ICMP in the error queue",
+		Meaning:   "nothing listens on the port",
+		Ambiguity: "a firewall rule `reject with tcp reset` looks exactly the same; only the RST's TTL differs, which a socket cannot see",
+	},
+	{
+		Reason:    NoResponse,
+		Class:     Firewall,
+		Evidence:  "no answer at all before the deadline",
+		Meaning:   "a firewall drops the SYN silently",
+		Ambiguity: "a listener whose accept backlog is full, or a host that is down behind a router that sends no ICMP, also drops SYNs silently",
+	},
+	{
+		Reason:   PortUnreach,
+		Class:    Firewall,
+		Evidence: "ICMP port unreachable (v4 3/3, v6 1/4) for a TCP SYN",
+		Meaning:  "a REJECT rule: a TCP stack answers a closed port with RST, never with this",
+	},
+	{
+		Reason:   NetProhibited,
+		Class:    Firewall,
+		Evidence: "ICMP network administratively prohibited (v4 3/9)",
+		Meaning:  "a firewall rule rejects traffic to the target's network",
+	},
+	{
+		Reason:   HostProhibited,
+		Class:    Firewall,
+		Evidence: "ICMP host administratively prohibited (v4 3/10)",
+		Meaning:  "a firewall rule rejects traffic to the target host",
+	},
+	{
+		Reason:   AdminProhibited,
+		Class:    Firewall,
+		Evidence: "ICMP communication administratively prohibited (v4 3/13, 3/14, 3/15; v6 1/1, 1/5, 1/6)",
+		Meaning:  "a firewall rule rejects the connection and says so",
+	},
+	{
+		Reason:   LocalProhibited,
+		Class:    Firewall,
+		Evidence: "an ICMP prohibition or port-unreachable that the exporter's own kernel generated (a reject rule in its OUTPUT chain), or EACCES/EPERM from connect()",
+		Meaning:  "the exporter host's own firewall (OUTPUT chain) blocks the connection",
+	},
+	{
+		Reason:   NetUnreach,
+		Class:    Unreachable,
+		Evidence: "ICMP network unreachable (v4 3/0, 3/6, 3/11; v6 1/0, 1/2)",
+		Meaning:  "a router has no route to the target's network",
+	},
+	{
+		Reason:    HostUnreach,
+		Class:     Unreachable,
+		Evidence:  "ICMP host unreachable (v4 3/1, 3/5, 3/7, 3/8, 3/12; v6 1/3)",
+		Meaning:   "the last router cannot reach the host: it is down or its address is wrong (ARP/NDP fails)",
+		Ambiguity: "some firewalls send host-unreachable instead of admin-prohibited",
+	},
+	{
+		Reason:   ProtoUnreach,
+		Class:    Unreachable,
+		Evidence: "ICMP protocol unreachable (v4 3/2)",
+		Meaning:  "the host does not speak TCP",
+	},
+	{
+		Reason:   TimeExceeded,
+		Class:    Unreachable,
+		Evidence: "ICMP time exceeded (v4 11, v6 3)",
+		Meaning:  "a routing loop, or the path is longer than the TTL",
+	},
+	{
+		Reason:   NoRoute,
+		Class:    Unreachable,
+		Evidence: "EHOSTUNREACH/ENETUNREACH from connect() with an empty error queue, or an ICMP unreachable the exporter's own kernel generated (its ARP/NDP for the next hop failed)",
+		Meaning:  "the exporter's host has no route to the target, or its next hop does not answer ARP/NDP",
+	},
+	{
+		Reason:   NXDomain,
+		Class:    DNSError,
+		Evidence: "the resolver answered that the name does not exist",
+		Meaning:  "the name is wrong or its record is missing",
+	},
+	{
+		Reason:   DNSFailure,
+		Class:    DNSError,
+		Evidence: "the resolver failed (timeout, SERVFAIL, no address of the wanted IP family)",
+		Meaning:  "DNS is broken or the name has no address of the wanted family",
+	},
+	{
+		Reason:   LocalError,
+		Class:    Error,
+		Evidence: "the exporter's own host failed (EMFILE, ENFILE, EADDRNOTAVAIL, bad source address, ...)",
+		Meaning:  "the probe could not be made; this says nothing about the network",
+	},
 }
 
 var (
@@ -190,4 +310,20 @@ func ClassNames() []string {
 		names[i] = string(c.Class)
 	}
 	return names
+}
+
+// Text explains a reason in one or two sentences: its evidence, what it most
+// likely means and, where the taxonomy has one, what else it can mean.
+func (r ReasonInfo) Text() string {
+	s := fmt.Sprintf("%s; most likely %s.", r.Evidence, r.Meaning)
+	if r.Ambiguity != "" {
+		s += fmt.Sprintf(" It can also mean: %s.", r.Ambiguity)
+	}
+	return s
+}
+
+// AskFor is the class's "ask ..." sentence (without "ask") with host, the
+// probing host's address or a description of it, in place of %s.
+func (c ClassInfo) AskFor(host string) string {
+	return strings.ReplaceAll(c.Ask, "%s", host)
 }
