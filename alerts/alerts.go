@@ -1,21 +1,25 @@
 // Package alerts generates, from the verdict taxonomy, the Prometheus
 // alerting rules that ship in this folder, their promtool unit tests and an
 // example Alertmanager routing tree. Nothing here spells a class, a reason, a
-// meaning or a team: they all come from package verdict.
+// meaning or a team: they all come from package verdict; alert names,
+// selectors, `for` and severities come from the generator config (package
+// mixin).
 //
 // Regenerate the files after changing the taxonomy or this package:
 //
 //	go test ./alerts -update
+//
+// or write them for another config: go run ./alerts/cmd/generate.
 package alerts
 
 import (
 	"bytes"
 	"fmt"
 	"strings"
-	"unicode"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -29,37 +33,13 @@ const (
 // GroupName is the rule group every alert is in.
 const GroupName = "tcp_verdict"
 
-// The exporter-health alerts: they are about the exporter, not about a
-// target, and go to the team of the exporter's own `error` class.
-const (
-	ExporterDown               = "TCPVerdictExporterDown"
-	ExporterConfigReloadFailed = "TCPVerdictExporterConfigReloadFailed"
-	ProbeScrapeFailed          = "TCPVerdictProbeScrapeFailed"
-	ProbesAbsent               = "TCPVerdictProbesAbsent"
-)
-
-// ExpectationFailed is the alert for a target that is connected but whose
-// probe failed anyway: an expectation of the module's query_response was
-// not met, or the TLS handshake failed.
-const ExpectationFailed = "TCPVerdictExpectationFailed"
-
-// Severities.
-const (
-	Critical = "critical"
-	Warning  = "warning"
-)
-
 // ExampleWebhookBase starts every receiver URL in the example Alertmanager
 // config: a team's receiver is ExampleWebhookBase + its slug.
 const ExampleWebhookBase = "http://alert-receiver.example/team/"
 
-// presentWindow is how far back the exporter-health rules look to tell
-// whether a scrape job belongs to this exporter.
-const presentWindow = "1h"
-
-// probingHost replaces %s in the taxonomy's Ask sentences: a rule does not
+// ProbingHost replaces %s in the taxonomy's Ask sentences: a rule does not
 // know the probing host's address.
-const probingHost = "the exporter's host"
+const ProbingHost = "the exporter's host"
 
 // Rule is one Prometheus alerting rule.
 type Rule struct {
@@ -80,41 +60,16 @@ type Labels struct {
 type Annotations struct {
 	Summary     string `yaml:"summary"`
 	Description string `yaml:"description"`
-}
-
-// AlertName is the alert for a verdict class: "TCPVerdict" and the class
-// name in CamelCase (firewall → TCPVerdictFirewall).
-func AlertName(c verdict.Class) string {
-	var b strings.Builder
-	b.WriteString("TCPVerdict")
-	for _, w := range strings.Split(string(c), "_") {
-		r := []rune(w)
-		if len(r) == 0 {
-			continue
-		}
-		r[0] = unicode.ToUpper(r[0])
-		b.WriteString(string(r))
-	}
-	return b.String()
-}
-
-// Failing lists the classes that raise an alert: every class that names a
-// team to fix it.
-func Failing() []verdict.ClassInfo {
-	var out []verdict.ClassInfo
-	for _, c := range verdict.Classes {
-		if c.Team != "" {
-			out = append(out, c)
-		}
-	}
-	return out
+	// Set only when the generator's config has the URL.
+	RunbookURL   string `yaml:"runbook_url,omitempty"`
+	DashboardURL string `yaml:"dashboard_url,omitempty"`
 }
 
 // Teams lists every team slug once, in class order.
 func Teams() []string {
 	var teams []string
 	seen := map[string]bool{}
-	for _, c := range Failing() {
+	for _, c := range mixin.Failing() {
 		if !seen[c.Team] {
 			seen[c.Team] = true
 			teams = append(teams, c.Team)
@@ -127,35 +82,16 @@ func Teams() []string {
 // `error` class.
 func ExporterTeam() string { return verdict.Error.Info().Team }
 
-// ClassFor is how long a class must last before its alert fires: long
-// enough that one lost SYN or a restart of the service does not page, short
-// enough that a real outage does. The exporter's own failures wait longer:
-// a transient EMFILE is not worth a message.
-func ClassFor(c verdict.Class) string {
-	if c == verdict.Error {
-		return "5m"
-	}
-	return "2m"
-}
-
-// classSeverity: a target's verdict is an outage somebody must act on; the
-// exporter's own failure leaves the targets unknown, not broken.
-func classSeverity(c verdict.Class) string {
-	if c == verdict.Error {
-		return Warning
-	}
-	return Critical
-}
-
-// Ask is the taxonomy's "ask ..." sentence for a class, for a reader who
+// ask is the taxonomy's "ask ..." sentence for a class, for a reader who
 // does not know the probing host's address.
-func Ask(c verdict.ClassInfo) string {
-	return "ask " + c.AskFor(probingHost)
-}
+func ask(c verdict.ClassInfo) string { return "ask " + c.AskFor(ProbingHost) }
 
-// ReasonText explains a reason in one or two sentences: its evidence, what it
-// most likely means and, where the taxonomy has one, what else it can mean.
-func ReasonText(r verdict.ReasonInfo) string { return r.Text() }
+// withURLs adds the config's runbook and dashboard URLs to an alert's
+// annotations.
+func withURLs(cfg mixin.Config, alert string, a Annotations) Annotations {
+	a.RunbookURL, a.DashboardURL = cfg.Runbook(alert), cfg.DashboardURL
+	return a
+}
 
 // unknownReason is the description's fallback for a reason a newer exporter
 // knows and these rules do not.
@@ -166,10 +102,11 @@ const unknownReason = "a reason these rules do not know; see the verdict table o
 // so the annotations can name the evidence and who produced it. Matching
 // ignores only those two labels, so a job that probes one instance with
 // several modules (a `module` target label) still matches one to one.
-func ClassRule(c verdict.ClassInfo) Rule {
-	expr := fmt.Sprintf("(tcp_verdict{class=%q} == 1)\n"+
+func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
+	class := fmt.Sprintf("class=%q", c.Class)
+	expr := fmt.Sprintf("(tcp_verdict{%s} == 1)\n"+
 		"  * ignoring (reason, responder) group_left (reason, responder)\n"+
-		"tcp_verdict_info{class=%q}", c.Class, c.Class)
+		"tcp_verdict_info{%s}", cfg.Probe(class), cfg.Probe(class))
 
 	var d strings.Builder
 	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
@@ -183,20 +120,21 @@ func ClassRule(c verdict.ClassInfo) Rule {
 		if first {
 			open, first = "{{ if", false
 		}
-		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(ReasonText(r)))
+		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(r.Text()))
 	}
 	fmt.Fprintf(&d, "{{- else -}}\n  %s\n{{- end }}\n", unknownReason)
-	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(Ask(c)))
+	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
 
+	name, policy := mixin.AlertName(c.Class), cfg.Class(c.Class)
 	return Rule{
-		Alert:  AlertName(c.Class),
+		Alert:  name,
 		Expr:   expr,
-		For:    ClassFor(c.Class),
-		Labels: Labels{Severity: classSeverity(c.Class), Team: c.Team},
-		Annotations: Annotations{
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: c.Team},
+		Annotations: withURLs(cfg, name, Annotations{
 			Summary:     fmt.Sprintf("{{ $labels.instance }}: %s: %s", c.Class, template(c.Meaning)),
 			Description: d.String(),
-		},
+		}),
 	}
 }
 
@@ -226,18 +164,19 @@ const (
 // that team owns, as it owns the service refusing a client after accept.
 // It waits and pages like that class too. When the module's expectation is
 // what is wrong, the description points at whoever runs the exporter.
-func ExpectationRule() Rule {
-	expr := fmt.Sprintf("probe_failed_due_to_regex\n"+
-		"  and (probe_success == 0)\n"+
-		"  and ignoring (class) (tcp_verdict{class=%q} == 1)", verdict.Connected)
+func ExpectationRule(cfg mixin.Config) Rule {
+	expr := fmt.Sprintf("probe_failed_due_to_regex{%s}\n"+
+		"  and (probe_success{%s} == 0)\n"+
+		"  and ignoring (class) (tcp_verdict{%s} == 1)", cfg.Probe(), cfg.Probe(), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
 	service := verdict.ClosedByPeer.Info()
 	exporter := verdict.Error.Info()
+	policy := cfg.Class(service.Class)
 	return Rule{
-		Alert:  ExpectationFailed,
+		Alert:  mixin.ExpectationFailed,
 		Expr:   expr,
-		For:    ClassFor(service.Class),
-		Labels: Labels{Severity: classSeverity(service.Class), Team: service.Team},
-		Annotations: Annotations{
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: service.Team},
+		Annotations: withURLs(cfg, mixin.ExpectationFailed, Annotations{
 			Summary: fmt.Sprintf("{{ $labels.instance }}: %s, but {{ if $value }}%s{{ else }}%s{{ end }}",
 				verdict.Connected, ExpectationSummary, SessionSummary),
 			Description: fmt.Sprintf("Probe of {{ $labels.instance }} (job {{ $labels.job }}{{ with $labels.module }}, module {{ . }}{{ end }}): %s, yet the probe failed.\n"+
@@ -245,7 +184,7 @@ func ExpectationRule() Rule {
 				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
 				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
 				verdict.Connected, template(ExpectationText), template(SessionText), template(service.Owner), template(exporter.Owner)),
-		},
+		}),
 	}
 }
 
@@ -259,82 +198,59 @@ func template(s string) string {
 }
 
 // ExporterRules are the alerts about the exporter itself. They find the
-// exporter's jobs by their series, not by job names: a job is the exporter's
-// /metrics job if it exported tcp_verdict_exporter_build_info, and a probe
-// job if it exported tcp_verdict_info, within the last hour.
-func ExporterRules() []Rule {
+// exporter's jobs by the config's selectors: the exporter's /metrics job
+// and the probe jobs.
+func ExporterRules(cfg mixin.Config) []Rule {
 	team := ExporterTeam()
 	owner := template(verdict.Error.Info().Owner)
+	rule := func(name, expr string, a Annotations) Rule {
+		p := cfg.Exporter(name)
+		return Rule{Alert: name, Expr: expr, For: p.For, Labels: Labels{Severity: p.Severity, Team: team}, Annotations: withURLs(cfg, name, a)}
+	}
 	return []Rule{
-		{
-			Alert: ExporterDown,
-			Expr: "(up == 0)\n" +
-				"  and on (job) present_over_time(tcp_verdict_exporter_build_info[" + presentWindow + "])",
-			For:    "2m",
-			Labels: Labels{Severity: Critical, Team: team},
-			Annotations: Annotations{
-				Summary: "tcp_verdict_exporter {{ $labels.instance }} is down",
-				Description: "Prometheus cannot scrape the exporter's own metrics at {{ $labels.instance }} (job {{ $labels.job }}).\n" +
-					"While it is down no target it probes has a verdict, so no verdict alert can fire.\n" +
-					"Who fixes it: " + owner + ".",
-			},
-		},
-		{
-			Alert:  ExporterConfigReloadFailed,
-			Expr:   "tcp_verdict_exporter_config_last_reload_successful == 0",
-			For:    "5m",
-			Labels: Labels{Severity: Warning, Team: team},
-			Annotations: Annotations{
-				Summary: "tcp_verdict_exporter {{ $labels.instance }}: configuration reload failed",
-				Description: "The last reload of the module file of the exporter at {{ $labels.instance }} (job {{ $labels.job }}) failed; it keeps probing with the configuration it had.\n" +
-					"The exporter's log names the key and line (or run it with --config.check).\n" +
-					"Who fixes it: " + owner + ".",
-			},
-		},
-		{
-			Alert: ProbeScrapeFailed,
-			Expr: "(up == 0)\n" +
-				"  and on (job) present_over_time(tcp_verdict_info[" + presentWindow + "])",
-			For:    "5m",
-			Labels: Labels{Severity: Warning, Team: team},
-			Annotations: Annotations{
-				Summary: "{{ $labels.instance }}: no verdict, the probe scrape fails",
-				Description: "Prometheus gets no answer from the exporter for the probe of {{ $labels.instance }} (job {{ $labels.job }}): the exporter is down or unreachable, or the probe outlasts the scrape timeout.\n" +
-					"A failed probe is still an answer (with its verdict); this is the exporter not answering at all, so the target's state is unknown.\n" +
-					"Who fixes it: " + owner + ".",
-			},
-		},
-		{
-			Alert:  ProbesAbsent,
-			Expr:   "absent(tcp_verdict)",
-			For:    "10m",
-			Labels: Labels{Severity: Warning, Team: team},
-			Annotations: Annotations{
-				Summary: "No TCP verdict at all: probes are not running",
-				Description: "Prometheus has no tcp_verdict series: no probe job scrapes the exporter's /probe, the job lost its targets, or every probe scrape fails.\n" +
-					"No verdict alert can fire until probes run again.\n" +
-					"Who fixes it: " + owner + ".",
-			},
-		},
+		rule(mixin.ExporterDown, fmt.Sprintf("up{%s} == 0", cfg.ExporterSel()), Annotations{
+			Summary: "tcp_verdict_exporter {{ $labels.instance }} is down",
+			Description: "Prometheus cannot scrape the exporter's own metrics at {{ $labels.instance }} (job {{ $labels.job }}).\n" +
+				"While it is down no target it probes has a verdict, so no verdict alert can fire.\n" +
+				"Who fixes it: " + owner + ".",
+		}),
+		rule(mixin.ExporterConfigReloadFailed, fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{%s} == 0", cfg.ExporterSel()), Annotations{
+			Summary: "tcp_verdict_exporter {{ $labels.instance }}: configuration reload failed",
+			Description: "The last reload of the module file of the exporter at {{ $labels.instance }} (job {{ $labels.job }}) failed; it keeps probing with the configuration it had.\n" +
+				"The exporter's log names the key and line (or run it with --config.check).\n" +
+				"Who fixes it: " + owner + ".",
+		}),
+		rule(mixin.ProbeScrapeFailed, fmt.Sprintf("up{%s} == 0", cfg.Probe()), Annotations{
+			Summary: "{{ $labels.instance }}: no verdict, the probe scrape fails",
+			Description: "Prometheus gets no answer from the exporter for the probe of {{ $labels.instance }} (job {{ $labels.job }}): the exporter is down or unreachable, or the probe outlasts the scrape timeout.\n" +
+				"A failed probe is still an answer (with its verdict); this is the exporter not answering at all, so the target's state is unknown.\n" +
+				"Who fixes it: " + owner + ".",
+		}),
+		rule(mixin.ProbesAbsent, fmt.Sprintf("absent(tcp_verdict{%s})", cfg.Probe()), Annotations{
+			Summary: "No TCP verdict at all: probes are not running",
+			Description: "Prometheus has no tcp_verdict series: no probe job scrapes the exporter's /probe, the job lost its targets, or every probe scrape fails.\n" +
+				"No verdict alert can fire until probes run again.\n" +
+				"Who fixes it: " + owner + ".",
+		}),
 	}
 }
 
 // Rules is every alerting rule: the verdict classes first, in class order,
 // then the failed expectation of a connected target, then exporter health.
-func Rules() []Rule {
+func Rules(cfg mixin.Config) []Rule {
 	var rules []Rule
-	for _, c := range Failing() {
-		rules = append(rules, ClassRule(c))
+	for _, c := range mixin.Failing() {
+		rules = append(rules, ClassRule(cfg, c))
 	}
-	rules = append(rules, ExpectationRule())
-	return append(rules, ExporterRules()...)
+	rules = append(rules, ExpectationRule(cfg))
+	return append(rules, ExporterRules(cfg)...)
 }
 
 const header = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
 	"# Do not edit by hand; alerts/README.md explains the design.\n"
 
 // RulesYAML renders the rule file Prometheus loads (rule_files).
-func RulesYAML() []byte {
+func RulesYAML(cfg mixin.Config) []byte {
 	type group struct {
 		Name  string `yaml:"name"`
 		Rules []Rule `yaml:"rules"`
@@ -342,7 +258,7 @@ func RulesYAML() []byte {
 	type file struct {
 		Groups []group `yaml:"groups"`
 	}
-	return render(file{Groups: []group{{Name: GroupName, Rules: Rules()}}})
+	return render(file{Groups: []group{{Name: GroupName, Rules: Rules(cfg)}}})
 }
 
 // AlertmanagerYAML renders an example Alertmanager config that routes every
@@ -401,20 +317,22 @@ func renderWith(header string, v any) []byte {
 	if err := enc.Encode(v); err != nil {
 		panic(err) // only plain structs of strings are encoded
 	}
-	enc.Close()
+	if err := enc.Close(); err != nil {
+		panic(err)
+	}
 	return b.Bytes()
 }
 
 // MarkdownTable renders the rules as the table alerts/README.md shows.
-func MarkdownTable() string {
+func MarkdownTable(cfg mixin.Config) string {
 	var b strings.Builder
 	b.WriteString("| alert | fires when | `for` | `severity` | `team` |\n")
 	b.WriteString("|---|---|---|---|---|\n")
 	classOf := map[string]verdict.ClassInfo{}
-	for _, c := range Failing() {
-		classOf[AlertName(c.Class)] = c
+	for _, c := range mixin.Failing() {
+		classOf[mixin.AlertName(c.Class)] = c
 	}
-	for _, r := range Rules() {
+	for _, r := range Rules(cfg) {
 		when := "`" + strings.Join(strings.Fields(r.Expr), " ") + "`"
 		if c, ok := classOf[r.Alert]; ok {
 			when = fmt.Sprintf("the verdict is `%s`: %s", c.Class, c.Meaning)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,14 +13,15 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/metricnames"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated files in alerts/ from the taxonomy")
 
 var generated = map[string]func() []byte{
-	RulesFile:        RulesYAML,
-	TestsFile:        TestsYAML,
+	RulesFile:        func() []byte { return RulesYAML(mixin.Default()) },
+	TestsFile:        func() []byte { return TestsYAML(mixin.Default()) },
 	AlertmanagerFile: AlertmanagerYAML,
 }
 
@@ -57,7 +59,7 @@ func TestREADMETableIsCurrent(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("alerts/README.md lacks the table markers %q ... %q", tableBegin, tableEnd)
 	}
-	want := MarkdownTable()
+	want := MarkdownTable(mixin.Default())
 	if readme[i+len(tableBegin):j] == want {
 		return
 	}
@@ -74,7 +76,8 @@ func TestREADMETableIsCurrent(t *testing.T) {
 // for connected; every alert name unique and every rule complete.
 func TestRulesFollowTheTaxonomy(t *testing.T) {
 	byName := map[string]Rule{}
-	for _, r := range Rules() {
+	cfg := mixin.Default()
+	for _, r := range Rules(cfg) {
 		if _, dup := byName[r.Alert]; dup {
 			t.Errorf("alert %s defined twice", r.Alert)
 		}
@@ -88,20 +91,20 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 		}
 	}
 	for _, c := range verdict.Classes {
-		r, ok := byName[AlertName(c.Class)]
+		r, ok := byName[mixin.AlertName(c.Class)]
 		switch {
 		case c.Class == verdict.Connected && ok:
 			t.Errorf("connected raises %s", r.Alert)
 		case c.Class == verdict.Connected:
 		case !ok:
-			t.Errorf("class %s has no alert %s", c.Class, AlertName(c.Class))
+			t.Errorf("class %s has no alert %s", c.Class, mixin.AlertName(c.Class))
 		case r.Labels.Team != c.Team:
 			t.Errorf("%s: team %q, the taxonomy says %q", r.Alert, r.Labels.Team, c.Team)
 		case !strings.Contains(r.Annotations.Summary, c.Meaning) || !strings.Contains(r.Annotations.Description, c.Owner):
 			t.Errorf("%s: annotations lack the class's meaning or owner", r.Alert)
 		}
 	}
-	for _, name := range []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed, ProbesAbsent, AlertName(verdict.Error)} {
+	for _, name := range append(mixin.ExporterAlerts, mixin.AlertName(verdict.Error)) {
 		if byName[name].Labels.Team != verdict.Error.Info().Team {
 			t.Errorf("%s: team %q, want the exporter's (%q)", name, byName[name].Labels.Team, verdict.Error.Info().Team)
 		}
@@ -109,13 +112,10 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 	// A connected target whose probe failed goes to the service's team, and
 	// waits and pages like that team's class.
 	service := verdict.ClosedByPeer.Info()
-	if r := byName[ExpectationFailed]; r.Labels.Team != service.Team || r.For != ClassFor(service.Class) ||
-		r.Labels.Severity != Critical || !strings.Contains(r.Annotations.Description, service.Owner) {
-		t.Errorf("%s: team %q, for %s, severity %s, want %q, %s, %s and the owner %q in its description",
-			ExpectationFailed, r.Labels.Team, r.For, r.Labels.Severity, service.Team, ClassFor(service.Class), Critical, service.Owner)
-	}
-	if got, want := AlertName(verdict.ClosedByPeer), "TCPVerdictClosedByPeer"; got != want {
-		t.Errorf("AlertName(closed_by_peer) = %s, want %s", got, want)
+	if r := byName[mixin.ExpectationFailed]; r.Labels.Team != service.Team || r.For != "2m" ||
+		r.Labels.Severity != mixin.Critical || !strings.Contains(r.Annotations.Description, service.Owner) {
+		t.Errorf("%s: team %q, for %s, severity %s, want %q, 2m, %s and the owner %q in its description",
+			mixin.ExpectationFailed, r.Labels.Team, r.For, r.Labels.Severity, service.Team, mixin.Critical, service.Owner)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestRulesQueryEmittedMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range Rules() {
+	for _, r := range Rules(mixin.Default()) {
 		names := metricnames.InPromQL(r.Expr)
 		if len(names) == 0 {
 			t.Errorf("%s: no metric found in %q", r.Alert, r.Expr)
@@ -159,7 +159,7 @@ func TestAlertmanagerExampleRoutesEveryTeam(t *testing.T) {
 		}
 		routed[r.Receiver] = true
 	}
-	for _, r := range Rules() {
+	for _, r := range Rules(mixin.Default()) {
 		if !routed[r.Labels.Team] {
 			t.Errorf("%s: team %s has no route", r.Alert, r.Labels.Team)
 		}
@@ -184,4 +184,122 @@ func TestAmtool(t *testing.T) {
 	if err != nil {
 		t.Errorf("amtool check-config %s: %v\n%s", AlertmanagerFile, err, out)
 	}
+}
+
+// A config that is not the default changes the rules: its selectors are in
+// every expression, its `for`, severities and URLs in every rule; and
+// promtool accepts the rules.
+func TestConfigChangesTheRules(t *testing.T) {
+	cfg, err := mixin.Parse([]byte(`
+probe_selector: 'job="blackbox_tcp"'
+exporter_selector: 'job="tve",env="prod"'
+classes:
+  firewall: {for: 7m}
+  error: {severity: info}
+exporter_health:
+  TCPVerdictExporterDown: {for: 1m, severity: page}
+runbook_url: https://runbooks.example/tcp/%s
+dashboard_url: https://grafana.example/d/tcp-verdict
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := mixin.Default()
+	for _, r := range Rules(cfg) {
+		if !strings.Contains(r.Expr, `{job="blackbox_tcp"`) && !strings.Contains(r.Expr, `{job="tve",env="prod"`) {
+			t.Errorf("%s: no job selector of the config in %q", r.Alert, r.Expr)
+		}
+		if strings.Contains(r.Expr, def.ProbeSelector) || strings.Contains(r.Expr, def.ExporterSelector) {
+			t.Errorf("%s: a default selector is left in %q", r.Alert, r.Expr)
+		}
+		if want := "https://runbooks.example/tcp/" + r.Alert; r.Annotations.RunbookURL != want {
+			t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations.RunbookURL, want)
+		}
+		if r.Annotations.DashboardURL != "https://grafana.example/d/tcp-verdict" {
+			t.Errorf("%s: dashboard_url %q", r.Alert, r.Annotations.DashboardURL)
+		}
+	}
+	for _, w := range []struct{ alert, forDuration, severity string }{
+		{mixin.AlertName(verdict.Firewall), "7m", mixin.Critical},
+		{mixin.AlertName(verdict.Error), "5m", "info"},
+		{mixin.AlertName(verdict.Refused), "2m", mixin.Critical},
+		{mixin.ExporterDown, "1m", "page"},
+		{mixin.ProbesAbsent, "10m", mixin.Warning},
+	} {
+		for _, r := range Rules(cfg) {
+			if r.Alert == w.alert && (r.For != w.forDuration || r.Labels.Severity != w.severity) {
+				t.Errorf("%s: for %s, severity %s; want %s, %s", r.Alert, r.For, r.Labels.Severity, w.forDuration, w.severity)
+			}
+		}
+	}
+	testenv.NeedTools(t, "promtool")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, RulesFile), RulesYAML(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("promtool", "check", "rules", filepath.Join(dir, RulesFile)).CombinedOutput(); err != nil {
+		t.Errorf("promtool check rules: %v\n%s", err, out)
+	}
+}
+
+// The generated unit tests follow the config too: with other `for`s,
+// severities and URLs (and selectors that pick the tests' jobs) promtool's
+// tests still pass, and differ from the default's.
+func TestConfigChangesTheUnitTests(t *testing.T) {
+	cfg, err := mixin.Parse([]byte(`
+probe_selector: 'job=~"tcp_verdict"'
+classes:
+  closed_by_peer: {for: 4m, severity: page}
+  firewall: {for: 1m}
+exporter_health:
+  TCPVerdictProbeScrapeFailed: {for: 12m}
+runbook_url: https://runbooks.example/%s
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(TestsYAML(cfg), TestsYAML(mixin.Default())) {
+		t.Fatal("the unit tests of a non-default config equal the default's")
+	}
+	testenv.NeedTools(t, "promtool")
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{RulesFile: RulesYAML(cfg), TestsFile: TestsYAML(cfg)} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("promtool", "test", "rules", TestsFile)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool test rules: %v\n%s", err, out)
+	}
+}
+
+const (
+	configBegin = "<!-- config-defaults:begin (generated from mixin/mixin.go: go test ./alerts -update) -->\n```yaml\n"
+	configEnd   = "```\n<!-- config-defaults:end -->"
+)
+
+// README.md shows the generator config's defaults as they are.
+func TestREADMEConfigDefaultsAreCurrent(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	i, j := strings.Index(readme, configBegin), strings.Index(readme, configEnd)
+	if i < 0 || j < i {
+		t.Fatalf("alerts/README.md lacks the markers %q ... %q", configBegin, configEnd)
+	}
+	want := string(mixin.Default().YAML())
+	if readme[i+len(configBegin):j] == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile("README.md", []byte(readme[:i+len(configBegin)]+want+readme[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("alerts/README.md's config defaults differ from mixin.Default(); run: go test ./alerts -update")
 }

@@ -2,8 +2,8 @@ package alerts
 
 import (
 	"fmt"
-	"strings"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -17,8 +17,27 @@ const (
 	testJob         = "tcp_verdict"
 	testExporterJob = "tcp_verdict_exporter"
 	testExporter    = "127.0.0.1:9765"
-	testSteps       = 15 // minutes of input per series
 )
+
+// tests generates the promtool unit tests of one config.
+type tests struct {
+	cfg   mixin.Config
+	steps int // minutes of input per series
+}
+
+// newTests sizes the input: 15 minutes, or longer where a config's `for`
+// needs it for an alert to fire, and, in the recovering groups, to fire
+// before its instance recovers halfway through.
+func newTests(cfg mixin.Config) tests {
+	steps := 15
+	for _, c := range mixin.Failing() {
+		steps = max(steps, 2*(minutes(cfg.Class(c.Class).For)+2)+1)
+	}
+	for _, a := range mixin.ExporterAlerts {
+		steps = max(steps, minutes(cfg.Exporter(a).For)+4)
+	}
+	return tests{cfg: cfg, steps: steps}
+}
 
 type testFile struct {
 	RuleFiles          []string    `yaml:"rule_files"`
@@ -52,6 +71,7 @@ type expAlert struct {
 // testTarget is one probed instance in the tests: its class and reason (or,
 // for a recovering target, the class it had before it recovered).
 type testTarget struct {
+	cfg       mixin.Config
 	instance  string
 	class     verdict.ClassInfo
 	reason    verdict.ReasonInfo
@@ -63,7 +83,7 @@ func (t testTarget) labels() map[string]string {
 	if t.responder != "" {
 		l["responder"] = t.responder
 	}
-	l["team"], l["severity"] = t.class.Team, classSeverity(t.class.Class)
+	l["team"], l["severity"] = t.class.Team, t.cfg.Class(t.class.Class).Severity
 	return l
 }
 
@@ -73,22 +93,22 @@ func (t testTarget) annotations() Annotations {
 	if t.responder != "" {
 		from = " from " + t.responder
 	}
-	return Annotations{
+	return withURLs(t.cfg, mixin.AlertName(t.class.Class), Annotations{
 		Summary: fmt.Sprintf("%s: %s: %s", t.instance, t.class.Class, t.class.Meaning),
 		Description: fmt.Sprintf("Probe of %s (job %s): %s, reason %s%s.\nEvidence: %s\nWho fixes it: %s; %s.",
-			t.instance, testJob, t.class.Class, t.reason.Reason, from, ReasonText(t.reason), t.class.Owner, Ask(t.class)),
-	}
+			t.instance, testJob, t.class.Class, t.reason.Reason, from, t.reason.Text(), t.class.Owner, ask(t.class)),
+	})
 }
 
 // stateSet is the input series of one probed instance: tcp_verdict for
 // every class, with values[class] (the default is '0xN'), and its
 // tcp_verdict_info series.
-func stateSet(instance string, values map[verdict.Class]string, info ...series) []series {
+func (u tests) stateSet(instance string, values map[verdict.Class]string, info ...series) []series {
 	var out []series
 	for _, c := range verdict.Classes {
 		v, ok := values[c.Class]
 		if !ok {
-			v = fmt.Sprintf("0x%d", testSteps)
+			v = fmt.Sprintf("0x%d", u.steps)
 		}
 		out = append(out, series{Series: fmt.Sprintf("tcp_verdict{job=%q,instance=%q,class=%q}", testJob, instance, c.Class), Values: v})
 	}
@@ -102,19 +122,24 @@ func infoSeries(instance string, r verdict.ReasonInfo, responder, values string)
 	}
 }
 
+// minutes is a `for` of the config in minutes; Config.Validate has
+// checked that it is a whole number of them.
 func minutes(d string) int {
-	var m int
-	if _, err := fmt.Sscanf(d, "%dm", &m); err != nil || !strings.HasSuffix(d, "m") {
-		panic("alerts: a `for` duration must be whole minutes, not " + d)
+	m, err := mixin.Minutes(d)
+	if err != nil {
+		panic("alerts: " + err.Error() + " (call Config.Validate first)")
 	}
 	return m
 }
 
-// TestsYAML renders the promtool unit tests of RulesYAML.
-func TestsYAML() []byte {
+// TestsYAML renders the promtool unit tests of RulesYAML. They probe jobs
+// named tcp_verdict and tcp_verdict_exporter, so they pass for a config
+// whose selectors pick those jobs (the default's do).
+func TestsYAML(cfg mixin.Config) []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
-	f.Tests = append(f.Tests, everyReasonGroup(), recoveryGroup(), expectationGroup())
-	f.Tests = append(f.Tests, exporterGroups()...)
+	u := newTests(cfg)
+	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup())
+	f.Tests = append(f.Tests, u.exporterGroups()...)
 	return render(f)
 }
 
@@ -122,22 +147,22 @@ func TestsYAML() []byte {
 // connected included. Each class's alert stays pending before its `for`,
 // then fires for exactly the instances of its class, with each reason's
 // text, and never for a connected one.
-func everyReasonGroup() testGroup {
+func (u tests) everyReasonGroup() testGroup {
 	g := testGroup{Name: "every reason's instance alerts its class's team, once its for: has passed", Interval: "1m"}
-	steady := fmt.Sprintf("1x%d", testSteps)
+	steady := fmt.Sprintf("1x%d", u.steps)
 	byClass := map[verdict.Class][]testTarget{}
 	for i, r := range verdict.Reasons {
-		t := testTarget{instance: string(r.Reason) + ".example.net:443", class: r.Class.Info(), reason: r}
+		t := testTarget{cfg: u.cfg, instance: string(r.Reason) + ".example.net:443", class: r.Class.Info(), reason: r}
 		if i%2 == 0 { // both template branches: with and without a responder
 			t.responder = fmt.Sprintf("192.0.2.%d", i+1)
 		}
 		byClass[r.Class] = append(byClass[r.Class], t)
-		g.InputSeries = append(g.InputSeries, stateSet(t.instance, map[verdict.Class]string{r.Class: steady},
+		g.InputSeries = append(g.InputSeries, u.stateSet(t.instance, map[verdict.Class]string{r.Class: steady},
 			infoSeries(t.instance, r, t.responder, steady))...)
 	}
-	for _, c := range Failing() {
-		name := AlertName(c.Class)
-		pending := minutes(ClassFor(c.Class)) - 1
+	for _, c := range mixin.Failing() {
+		name := mixin.AlertName(c.Class)
+		pending := minutes(u.cfg.Class(c.Class).For) - 1
 		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: name, ExpAlerts: []expAlert{}})
 		var exp []expAlert
 		for _, t := range byClass[c.Class] {
@@ -146,8 +171,8 @@ func everyReasonGroup() testGroup {
 		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: name, ExpAlerts: exp})
 	}
 	// With verdicts present, probes are running and the exporter is fine.
-	for _, name := range []string{ProbesAbsent, ExporterDown, ProbeScrapeFailed, ExporterConfigReloadFailed} {
-		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", testSteps-1), AlertName: name, ExpAlerts: []expAlert{}})
+	for _, name := range []string{mixin.ProbesAbsent, mixin.ExporterDown, mixin.ProbeScrapeFailed, mixin.ExporterConfigReloadFailed} {
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", u.steps-1), AlertName: name, ExpAlerts: []expAlert{}})
 	}
 	return g
 }
@@ -155,23 +180,23 @@ func everyReasonGroup() testGroup {
 // recoveryGroup: one instance per failing class that fails for half the
 // window, then is connected (its info series goes stale). The alert fires
 // while it fails and is gone once it is connected.
-func recoveryGroup() testGroup {
+func (u tests) recoveryGroup() testGroup {
 	g := testGroup{Name: "an alert ends when its instance is connected again", Interval: "1m"}
-	half := testSteps / 2
+	half := u.steps / 2
 	connectedReason := firstReason(verdict.Connected)
-	for _, c := range Failing() {
+	for _, c := range mixin.Failing() {
 		r := firstReason(c.Class)
-		t := testTarget{instance: "recovering-" + string(r.Reason) + ".example.net:443", class: c, reason: r, responder: "192.0.2.200"}
-		g.InputSeries = append(g.InputSeries, stateSet(t.instance,
+		t := testTarget{cfg: u.cfg, instance: "recovering-" + string(r.Reason) + ".example.net:443", class: c, reason: r, responder: "192.0.2.200"}
+		g.InputSeries = append(g.InputSeries, u.stateSet(t.instance,
 			map[verdict.Class]string{
-				c.Class:           fmt.Sprintf("1x%d 0x%d", half, testSteps-half-1),
-				verdict.Connected: fmt.Sprintf("0x%d 1x%d", half, testSteps-half-1),
+				c.Class:           fmt.Sprintf("1x%d 0x%d", half, u.steps-half-1),
+				verdict.Connected: fmt.Sprintf("0x%d 1x%d", half, u.steps-half-1),
 			},
 			infoSeries(t.instance, r, t.responder, fmt.Sprintf("1x%d stale", half)),
-			infoSeries(t.instance, connectedReason, t.responder, fmt.Sprintf("_x%d 1x%d", half+1, testSteps-half-1)),
+			infoSeries(t.instance, connectedReason, t.responder, fmt.Sprintf("_x%d 1x%d", half+1, u.steps-half-1)),
 		)...)
-		name := AlertName(c.Class)
-		if minutes(ClassFor(c.Class)) < half {
+		name := mixin.AlertName(c.Class)
+		if minutes(u.cfg.Class(c.Class).For) < half {
 			g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", half), AlertName: name,
 				ExpAlerts: []expAlert{{Labels: t.labels(), Annotations: t.annotations()}}})
 		}
@@ -187,12 +212,12 @@ func recoveryGroup() testGroup {
 // for any failing class, even with probe_failed_due_to_regex set (an
 // `expect` that meets a FIN is closed_by_peer): that class's alert fires
 // instead. It ends when the probe succeeds again.
-func expectationGroup() testGroup {
+func (u tests) expectationGroup() testGroup {
 	g := testGroup{Name: "a connected target whose probe failed an expectation or TLS alerts the service's team", Interval: "1m"}
-	half := testSteps / 2
-	steady := func(v int) string { return fmt.Sprintf("%dx%d", v, testSteps) }
-	recovering := fmt.Sprintf("0x%d 1x%d", half, testSteps-half-1)
-	regexUntilRecovered := fmt.Sprintf("1x%d 0x%d", half, testSteps-half-1)
+	half := u.steps / 2
+	steady := func(v int) string { return fmt.Sprintf("%dx%d", v, u.steps) }
+	recovering := fmt.Sprintf("0x%d 1x%d", half, u.steps-half-1)
+	regexUntilRecovered := fmt.Sprintf("1x%d 0x%d", half, u.steps-half-1)
 
 	// probe is the input of one probe: its state set, evidence, probe_success
 	// and probe_failed_due_to_regex, with a module label unless empty.
@@ -213,7 +238,7 @@ func expectationGroup() testGroup {
 			series{fmt.Sprintf("probe_success{%s}", sel), success},
 			series{fmt.Sprintf("probe_failed_due_to_regex{%s}", sel), regex})
 	}
-	rule := ExpectationRule()
+	rule := ExpectationRule(u.cfg)
 	// expect is what ExpectationRule's templates must render.
 	expect := func(instance, module string, regex bool) expAlert {
 		l := map[string]string{"job": testJob, "instance": instance, "severity": rule.Labels.Severity, "team": rule.Labels.Team}
@@ -226,13 +251,13 @@ func expectationGroup() testGroup {
 		if regex {
 			summary, text = ExpectationSummary, ExpectationText
 		}
-		return expAlert{Labels: l, Annotations: Annotations{
+		return expAlert{Labels: l, Annotations: withURLs(u.cfg, mixin.ExpectationFailed, Annotations{
 			Summary: fmt.Sprintf("%s: %s, but %s", instance, verdict.Connected, summary),
 			Description: fmt.Sprintf("Probe of %s (job %s%s): %s, yet the probe failed.\n%s.\n"+
 				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
 				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
 				instance, testJob, ofModule, verdict.Connected, text, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
-		}}
+		})}
 	}
 
 	connected := firstReason(verdict.Connected)
@@ -242,26 +267,23 @@ func expectationGroup() testGroup {
 	probe(starttls, "tcp", connected, steady(1), steady(0))           // the same instance, another module: fine
 	probe("fine.example.net:443", "", connected, steady(1), steady(0))
 	probe(recover, "ssh_banner", connected, recovering, regexUntilRecovered)
-	for _, c := range Failing() {
+	for _, c := range mixin.Failing() {
 		r := firstReason(c.Class)
-		t := testTarget{instance: "failing-" + string(r.Reason) + ".example.net:443", class: c, reason: r}
+		t := testTarget{cfg: u.cfg, instance: "failing-" + string(r.Reason) + ".example.net:443", class: c, reason: r}
 		probe(t.instance, "", r, steady(0), steady(1))
-		fires := minutes(ClassFor(c.Class)) + 1
-		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires), AlertName: AlertName(c.Class),
+		fires := minutes(u.cfg.Class(c.Class).For) + 1
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires), AlertName: mixin.AlertName(c.Class),
 			ExpAlerts: []expAlert{{Labels: t.labels(), Annotations: t.annotations()}}})
 	}
 
 	pending := minutes(rule.For) - 1
 	failing := []expAlert{expect(banner, "ssh_banner", true), expect(starttls, "smtp_starttls", false)}
 	g.AlertTests = append(g.AlertTests,
-		alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: ExpectationFailed, ExpAlerts: []expAlert{}},
-		alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: ExpectationFailed,
+		alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: mixin.ExpectationFailed, ExpAlerts: []expAlert{}},
+		alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: mixin.ExpectationFailed,
 			ExpAlerts: append(append([]expAlert{}, failing...), expect(recover, "ssh_banner", true))},
-		alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: ExpectationFailed, ExpAlerts: failing},
+		alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: mixin.ExpectationFailed, ExpAlerts: failing},
 	)
-	if pending+2 >= half {
-		panic("alerts: ExpectationFailed's `for` leaves no time to fire before the probe recovers")
-	}
 	return g
 }
 
@@ -275,29 +297,46 @@ func firstReason(c verdict.Class) verdict.ReasonInfo {
 }
 
 // exporterGroups test the exporter-health alerts, each firing for the
-// broken instance only.
-func exporterGroups() []testGroup {
-	byName := map[string]Rule{}
-	for _, r := range ExporterRules() {
-		byName[r.Alert] = r
-	}
-	// The exporter-health templates use only $labels.instance and
-	// $labels.job, so rendering them is a substitution.
-	expect := func(name string, labels map[string]string) expAlert {
-		r := byName[name]
-		l := map[string]string{"severity": r.Labels.Severity, "team": r.Labels.Team}
-		var subst []string
-		for k, v := range labels {
-			l[k] = v
-			subst = append(subst, "{{ $labels."+k+" }}", v)
-		}
-		render := strings.NewReplacer(subst...).Replace
-		return expAlert{Labels: l, Annotations: Annotations{Summary: render(r.Annotations.Summary), Description: render(r.Annotations.Description)}}
-	}
+// broken instance only. Their expected annotations are written out here,
+// not rendered from the rules' templates, so a template that says the
+// wrong thing fails.
+func (u tests) exporterGroups() []testGroup {
 	broken, fine := testExporter, "127.0.0.2:9765"
 	target, fineTarget := "db.example.net:5432", "www.example.net:443"
-	dropAfter2 := fmt.Sprintf("1 1 0x%d", testSteps-2)
-	steady := fmt.Sprintf("1x%d", testSteps)
+	owner := verdict.Error.Info().Owner
+	expect := func(name string, labels map[string]string, summary, description string) expAlert {
+		p := u.cfg.Exporter(name)
+		l := map[string]string{"severity": p.Severity, "team": ExporterTeam()}
+		for k, v := range labels {
+			l[k] = v
+		}
+		return expAlert{Labels: l, Annotations: withURLs(u.cfg, name, Annotations{Summary: summary, Description: description})}
+	}
+	exporterLabels := map[string]string{"job": testExporterJob, "instance": broken}
+	want := map[string]expAlert{
+		mixin.ExporterDown: expect(mixin.ExporterDown, exporterLabels,
+			"tcp_verdict_exporter 127.0.0.1:9765 is down",
+			"Prometheus cannot scrape the exporter's own metrics at 127.0.0.1:9765 (job tcp_verdict_exporter).\n"+
+				"While it is down no target it probes has a verdict, so no verdict alert can fire.\n"+
+				"Who fixes it: "+owner+"."),
+		mixin.ExporterConfigReloadFailed: expect(mixin.ExporterConfigReloadFailed, exporterLabels,
+			"tcp_verdict_exporter 127.0.0.1:9765: configuration reload failed",
+			"The last reload of the module file of the exporter at 127.0.0.1:9765 (job tcp_verdict_exporter) failed; it keeps probing with the configuration it had.\n"+
+				"The exporter's log names the key and line (or run it with --config.check).\n"+
+				"Who fixes it: "+owner+"."),
+		mixin.ProbeScrapeFailed: expect(mixin.ProbeScrapeFailed, map[string]string{"job": testJob, "instance": target},
+			"db.example.net:5432: no verdict, the probe scrape fails",
+			"Prometheus gets no answer from the exporter for the probe of db.example.net:5432 (job tcp_verdict): the exporter is down or unreachable, or the probe outlasts the scrape timeout.\n"+
+				"A failed probe is still an answer (with its verdict); this is the exporter not answering at all, so the target's state is unknown.\n"+
+				"Who fixes it: "+owner+"."),
+		mixin.ProbesAbsent: expect(mixin.ProbesAbsent, map[string]string{},
+			"No TCP verdict at all: probes are not running",
+			"Prometheus has no tcp_verdict series: no probe job scrapes the exporter's /probe, the job lost its targets, or every probe scrape fails.\n"+
+				"No verdict alert can fire until probes run again.\n"+
+				"Who fixes it: "+owner+"."),
+	}
+	dropAfter2 := fmt.Sprintf("1 1 0x%d", u.steps-2)
+	steady := fmt.Sprintf("1x%d", u.steps)
 	info := func(instance string, values string) series {
 		return infoSeries(instance, firstReason(verdict.Connected), "", values)
 	}
@@ -311,34 +350,38 @@ func exporterGroups() []testGroup {
 			{fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{job=%q,instance=%q}", testExporterJob, broken), dropAfter2},
 			{fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{job=%q,instance=%q}", testExporterJob, fine), steady},
 			// A job that is not the exporter's: its up == 0 is not ours.
-			{fmt.Sprintf("up{job=\"node\",instance=%q}", "127.0.0.1:9100"), fmt.Sprintf("0x%d", testSteps)},
+			{fmt.Sprintf("up{job=\"node\",instance=%q}", "127.0.0.1:9100"), fmt.Sprintf("0x%d", u.steps)},
 			{fmt.Sprintf("up{job=%q,instance=%q}", testJob, target), dropAfter2},
 			{fmt.Sprintf("up{job=%q,instance=%q}", testJob, fineTarget), steady},
 		},
 	}
-	health.InputSeries = append(health.InputSeries, stateSet(target, map[verdict.Class]string{verdict.Connected: "1 1 stale"}, info(target, "1 1 stale"))...)
-	health.InputSeries = append(health.InputSeries, stateSet(fineTarget, map[verdict.Class]string{verdict.Connected: steady}, info(fineTarget, steady))...)
-	exporterLabels := map[string]string{"job": testExporterJob, "instance": broken}
-	targetLabels := map[string]string{"job": testJob, "instance": target}
-	for _, name := range []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed} {
-		r := byName[name]
-		fires := 2 + minutes(r.For) // the value drops at 2m
-		health.AlertTests = append(health.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires-1), AlertName: name, ExpAlerts: []expAlert{}})
-		labels := exporterLabels
-		if name == ProbeScrapeFailed {
-			labels = targetLabels
-		}
-		exp := expect(name, labels)
-		health.AlertTests = append(health.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", fires+1), AlertName: name, ExpAlerts: []expAlert{exp}})
+	health.InputSeries = append(health.InputSeries, u.stateSet(target, map[verdict.Class]string{verdict.Connected: "1 1 stale"}, info(target, "1 1 stale"))...)
+	health.InputSeries = append(health.InputSeries, u.stateSet(fineTarget, map[verdict.Class]string{verdict.Connected: steady}, info(fineTarget, steady))...)
+	for _, name := range []string{mixin.ExporterDown, mixin.ExporterConfigReloadFailed, mixin.ProbeScrapeFailed} {
+		fires := 2 + minutes(u.cfg.Exporter(name).For) // the value drops at 2m
+		health.AlertTests = append(health.AlertTests,
+			alertTest{EvalTime: fmt.Sprintf("%dm", fires-1), AlertName: name, ExpAlerts: []expAlert{}},
+			alertTest{EvalTime: fmt.Sprintf("%dm", fires+1), AlertName: name, ExpAlerts: []expAlert{want[name]}})
 	}
 
-	absentFor := minutes(byName[ProbesAbsent].For)
+	// The exporter stays down for two hours: the alert keeps firing (it
+	// needs no sign of the exporter from the last hour).
+	const longOutage = 120
+	down := testGroup{Name: "an exporter that stays down keeps its alert firing", Interval: "1m",
+		InputSeries: []series{
+			{fmt.Sprintf("up{job=%q,instance=%q}", testExporterJob, broken), fmt.Sprintf("1 1 0x%d", longOutage)},
+			{fmt.Sprintf("tcp_verdict_exporter_build_info{job=%q,instance=%q,version=\"0.1.0\"}", testExporterJob, broken), "1 1 stale"},
+		},
+		AlertTests: []alertTest{{EvalTime: fmt.Sprintf("%dm", longOutage), AlertName: mixin.ExporterDown, ExpAlerts: []expAlert{want[mixin.ExporterDown]}}},
+	}
+
+	absentFor := minutes(u.cfg.Exporter(mixin.ProbesAbsent).For)
 	absent := testGroup{Name: "no verdict at all: probes are not running", Interval: "1m",
 		InputSeries: []series{{fmt.Sprintf("up{job=%q,instance=%q}", testExporterJob, fine), steady}},
 		AlertTests: []alertTest{
-			{EvalTime: fmt.Sprintf("%dm", absentFor-1), AlertName: ProbesAbsent, ExpAlerts: []expAlert{}},
-			{EvalTime: fmt.Sprintf("%dm", absentFor+1), AlertName: ProbesAbsent, ExpAlerts: []expAlert{expect(ProbesAbsent, map[string]string{})}},
+			{EvalTime: fmt.Sprintf("%dm", absentFor-1), AlertName: mixin.ProbesAbsent, ExpAlerts: []expAlert{}},
+			{EvalTime: fmt.Sprintf("%dm", absentFor+1), AlertName: mixin.ProbesAbsent, ExpAlerts: []expAlert{want[mixin.ProbesAbsent]}},
 		},
 	}
-	return []testGroup{health, absent}
+	return []testGroup{health, down, absent}
 }

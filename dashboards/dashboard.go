@@ -1,7 +1,9 @@
 // Package dashboards generates the Grafana dashboard that ships in this
 // folder from the verdict taxonomy: the classes' value mappings and colours,
 // the reasons' meanings and the panels' descriptions all come from package
-// verdict, so the dashboard never disagrees with the exporter.
+// verdict, so the dashboard never disagrees with the exporter; its job
+// selectors come from the generator config (package mixin), which the alert
+// rules read too.
 //
 // Regenerate after changing the taxonomy or this package:
 //
@@ -14,7 +16,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -37,13 +39,22 @@ var ClassColors = map[verdict.Class]string{
 	verdict.Error:        "yellow",
 }
 
-// The template variables. Probe panels filter by all three; a probe series
-// has a module label when the scrape config copies __param_module into it
-// (README's scrape config does), and `.*` also matches a missing label.
-const (
-	probeSel    = `job=~"$job",instance=~"$instance",module=~"$module"`
-	exporterSel = `module=~"$module"`
-)
+// builder makes the panels of one config.
+type builder struct {
+	cfg mixin.Config
+	// The config's selectors and the template variables. Probe panels
+	// filter by all three; a probe series has a module label when the
+	// scrape config copies __param_module into it (README's scrape config
+	// does), and `.*` also matches a missing label.
+	probeSel, exporterSel string
+}
+
+func newBuilder(cfg mixin.Config) builder {
+	return builder{cfg: cfg,
+		probeSel:    cfg.Probe(`job=~"$job"`, `instance=~"$instance"`, `module=~"$module"`),
+		exporterSel: cfg.ExporterSel(`module=~"$module"`),
+	}
+}
 
 // Dashboard is the part of Grafana's dashboard model this file uses.
 type Dashboard struct {
@@ -166,9 +177,9 @@ type Query struct {
 }
 
 // Queries lists every query of the dashboard.
-func Queries() []Query {
+func Queries(cfg mixin.Config) []Query {
 	var qs []Query
-	for _, p := range New().Panels {
+	for _, p := range New(cfg).Panels {
 		for _, t := range p.Targets {
 			qs = append(qs, Query{Panel: p.Title, Expr: t.Expr, Instant: t.Instant})
 		}
@@ -177,12 +188,12 @@ func Queries() []Query {
 }
 
 // JSON renders the dashboard as the file Grafana imports.
-func JSON() []byte {
+func JSON(cfg mixin.Config) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(New()); err != nil {
+	if err := enc.Encode(New(cfg)); err != nil {
 		panic(err) // only plain values are encoded
 	}
 	return b.Bytes()
@@ -229,25 +240,26 @@ func (l *layout) add(w, h int, p Panel) {
 }
 
 // New builds the dashboard.
-func New() Dashboard {
+func New(cfg mixin.Config) Dashboard {
+	g := newBuilder(cfg)
 	var l layout
 	l.row("Verdicts")
-	l.add(24, 4, targetsByVerdict())
-	l.add(24, 9, verdictTimeline())
-	l.add(14, 9, evidenceTable())
+	l.add(24, 4, g.targetsByVerdict())
+	l.add(24, 9, g.verdictTimeline())
+	l.add(14, 9, g.evidenceTable())
 	l.add(10, 9, activeAlerts())
-	l.add(24, 7, lastHop())
+	l.add(24, 7, g.lastHop())
 	l.row("Timing")
-	l.add(12, 8, phaseDurations())
-	l.add(12, 8, probeDuration())
+	l.add(12, 8, g.phaseDurations())
+	l.add(12, 8, g.probeDuration())
 	l.row("Success")
-	l.add(16, 7, successRatio())
-	l.add(8, 7, successOverRange())
+	l.add(16, 7, g.successRatio())
+	l.add(8, 7, g.successOverRange())
 	l.row("Exporter health")
-	l.add(12, 7, probesRate())
-	l.add(4, 7, exporterUp())
-	l.add(4, 7, configReload())
-	l.add(4, 7, scrapesFailing())
+	l.add(12, 7, g.probesRate())
+	l.add(4, 7, g.exporterUp())
+	l.add(4, 7, g.configReload())
+	l.add(4, 7, g.scrapesFailing())
 
 	return Dashboard{
 		UID:   UID,
@@ -261,7 +273,7 @@ func New() Dashboard {
 		SchemaVersion: 39,
 		Time:          TimeRange{From: "now-6h", To: "now"},
 		Timezone:      "browser",
-		Templating:    Templating{List: variables()},
+		Templating:    Templating{List: g.variables()},
 		Annotations: Annotations{List: []map[string]any{{
 			"builtIn": 1, "datasource": map[string]any{"type": "grafana", "uid": "-- Grafana --"},
 			"enable": true, "hide": true, "iconColor": "rgba(0, 211, 255, 1)", "name": "Annotations & Alerts", "type": "dashboard",
@@ -272,7 +284,7 @@ func New() Dashboard {
 	}
 }
 
-func variables() []Variable {
+func (g builder) variables() []Variable {
 	all := map[string]any{"selected": true, "text": []string{"All"}, "value": []string{"$__all"}}
 	labelValues := func(name, label, query string) Variable {
 		return Variable{Name: name, Label: label, Type: "query", Datasource: prometheusDS,
@@ -282,9 +294,9 @@ func variables() []Variable {
 	return []Variable{
 		{Name: "datasource", Label: "Data source", Type: "datasource", Query: "prometheus",
 			Current: map[string]any{}},
-		labelValues("job", "Job", "label_values(tcp_verdict, job)"),
-		labelValues("instance", "Target", `label_values(tcp_verdict{job=~"$job"}, instance)`),
-		labelValues("module", "Module", "label_values(tcp_verdict_exporter_probes_total, module)"),
+		labelValues("job", "Job", fmt.Sprintf("label_values(tcp_verdict{%s}, job)", g.cfg.Probe())),
+		labelValues("instance", "Target", fmt.Sprintf("label_values(tcp_verdict{%s}, instance)", g.cfg.Probe(`job=~"$job"`))),
+		labelValues("module", "Module", fmt.Sprintf("label_values(tcp_verdict_exporter_probes_total{%s}, module)", g.cfg.ExporterSel())),
 	}
 }
 
@@ -294,7 +306,7 @@ func classList() string {
 	for _, c := range verdict.Classes {
 		fmt.Fprintf(&b, "- **%s**: %s. Who fixes it: %s", c.Class, c.Meaning, c.Owner)
 		if c.Team != "" {
-			fmt.Fprintf(&b, " (alert `%s`, team `%s`)", alerts.AlertName(c.Class), c.Team)
+			fmt.Fprintf(&b, " (alert `%s`, team `%s`)", mixin.AlertName(c.Class), c.Team)
 		}
 		b.WriteString(".\n")
 	}
@@ -305,7 +317,7 @@ func classList() string {
 func reasonList() string {
 	var b strings.Builder
 	for _, r := range verdict.Reasons {
-		fmt.Fprintf(&b, "- **%s** (%s): %s\n", r.Reason, r.Class, alerts.ReasonText(r))
+		fmt.Fprintf(&b, "- **%s** (%s): %s\n", r.Reason, r.Class, r.Text())
 	}
 	return b.String()
 }
@@ -341,21 +353,21 @@ func classOverrides() []Override {
 // classIndexExpr is the class's position in the taxonomy, per target: the
 // state set weighted by index and summed (connected is 0), so one series
 // per target can carry the verdict through value mappings.
-func classIndexExpr() string {
+func (g builder) classIndexExpr() string {
 	var terms []string
 	for i, c := range verdict.Classes {
 		if i == 0 {
 			continue
 		}
-		terms = append(terms, fmt.Sprintf("tcp_verdict{%s,class=%q} * %d", probeSel, c.Class, i))
+		terms = append(terms, fmt.Sprintf("tcp_verdict{%s,class=%q} * %d", g.probeSel, c.Class, i))
 	}
 	return "sum by (job, instance) (\n  " + strings.Join(terms, "\n  or ") + "\n)"
 }
 
-func targetsByVerdict() Panel {
+func (g builder) targetsByVerdict() Panel {
 	return Panel{Type: "stat", Title: "Targets by verdict",
 		Description: "How many targets have each verdict now.\n\n" + classList(),
-		Targets:     []Target{{Expr: fmt.Sprintf("sum by (class) (tcp_verdict{%s})", probeSel), LegendFormat: "{{class}}", Instant: true}},
+		Targets:     []Target{{Expr: fmt.Sprintf("sum by (class) (tcp_verdict{%s})", g.probeSel), LegendFormat: "{{class}}", Instant: true}},
 		FieldConfig: &FieldConfig{
 			Defaults:  map[string]any{"color": map[string]any{"mode": "fixed", "fixedColor": "text"}, "unit": "none", "decimals": 0},
 			Overrides: classOverrides(),
@@ -365,10 +377,10 @@ func targetsByVerdict() Panel {
 	}
 }
 
-func verdictTimeline() Panel {
+func (g builder) verdictTimeline() Panel {
 	return Panel{Type: "state-timeline", Title: "Verdict per target",
 		Description: "The verdict of every probe of each target over time; a gap means no probe answered (see Exporter health).\n\n" + classList(),
-		Targets:     []Target{{Expr: classIndexExpr(), LegendFormat: "{{instance}}", Range: true}},
+		Targets:     []Target{{Expr: g.classIndexExpr(), LegendFormat: "{{instance}}", Range: true}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{
 				"color":    map[string]any{"mode": "fixed", "fixedColor": "text"},
@@ -382,7 +394,7 @@ func verdictTimeline() Panel {
 	}
 }
 
-func evidenceTable() Panel {
+func (g builder) evidenceTable() Panel {
 	reasonOpts := map[string]any{}
 	for i, r := range verdict.Reasons {
 		reasonOpts[string(r.Reason)] = map[string]any{"text": fmt.Sprintf("%s: %s", r.Reason, r.Meaning), "index": i}
@@ -392,7 +404,7 @@ func evidenceTable() Panel {
 	}
 	return Panel{Type: "table", Title: "Evidence now: reason, responder, who fixes it",
 		Description: "The latest verdict of each target with its reason (in nmap's --reason words) and the responder: the target itself, or the router whose ICMP error stopped the connection; empty when nothing answered.\n\n" + reasonList(),
-		Targets:     []Target{{Expr: fmt.Sprintf("tcp_verdict_info{%s}", probeSel), Instant: true, Format: "table"}},
+		Targets:     []Target{{Expr: fmt.Sprintf("tcp_verdict_info{%s}", g.probeSel), Instant: true, Format: "table"}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
 			Overrides: []Override{
@@ -419,7 +431,7 @@ func evidenceTable() Panel {
 // answered and what it said. The TTL comes from tcp_trace_last_hop, the
 // address and reason from tcp_trace_last_hop_info, joined on all their
 // other labels.
-func lastHop() Panel {
+func (g builder) lastHop() Panel {
 	return Panel{Type: "table", Title: "Path trace: last hop that answered",
 		Description: fmt.Sprintf("Where the SYN was last seen, per target: the TTL of the last hop that answered the path trace, its address and what it said. "+
 			"Only for modules with `tcp.trace` enabled, and only on probes whose verdict is %s or %s (not %s or %s: this host's own evidence needs no trace); "+
@@ -430,7 +442,7 @@ func lastHop() Panel {
 			"A router that sends no time-exceeded, or rate-limits it, looks like a silent hop, so this is where the SYN was last *heard of*.",
 			verdict.Firewall, verdict.Unreachable, verdict.LocalProhibited, verdict.NoRoute,
 			verdict.TimeExceeded, verdict.AdminProhibited, verdict.SynAck, verdict.ConnRefused),
-		Targets: []Target{{Expr: fmt.Sprintf("tcp_trace_last_hop{%s}\n  * ignoring (address, reason) group_left (address, reason)\n  tcp_trace_last_hop_info{%s}", probeSel, probeSel),
+		Targets: []Target{{Expr: fmt.Sprintf("tcp_trace_last_hop{%s}\n  * ignoring (address, reason) group_left (address, reason)\n  tcp_trace_last_hop_info{%s}", g.probeSel, g.probeSel),
 			Instant: true, Format: "table"}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
@@ -466,35 +478,35 @@ func activeAlerts() Panel {
 	}
 }
 
-func phaseDurations() Panel {
+func (g builder) phaseDurations() Panel {
 	return Panel{Type: "timeseries", Title: "Phase durations",
 		Description: "How long each phase of the probe took: resolve (DNS), connect (the handshake, or until the ICMP error or the deadline), hold (how long the session was watched after the handshake; short when the peer closed it), plus tls and query when the module uses them, and trace when a path trace ran (tcp.trace).",
-		Targets:     []Target{{Expr: fmt.Sprintf("tcp_phase_duration_seconds{%s}", probeSel), LegendFormat: "{{instance}} {{phase}}", Range: true}},
+		Targets:     []Target{{Expr: fmt.Sprintf("tcp_phase_duration_seconds{%s}", g.probeSel), LegendFormat: "{{instance}} {{phase}}", Range: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "s", "min": 0}, Overrides: []Override{}},
 	}
 }
 
-func probeDuration() Panel {
+func (g builder) probeDuration() Panel {
 	return Panel{Type: "timeseries", Title: "Probe duration",
 		Description: "How long the whole probe took. A firewall that drops silently (firewall, no-response) takes the module's timeout.",
-		Targets:     []Target{{Expr: fmt.Sprintf("probe_duration_seconds{%s}", probeSel), LegendFormat: "{{instance}}", Range: true}},
+		Targets:     []Target{{Expr: fmt.Sprintf("probe_duration_seconds{%s}", g.probeSel), LegendFormat: "{{instance}}", Range: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "s", "min": 0}, Overrides: []Override{}},
 	}
 }
 
-func successRatio() Panel {
+func (g builder) successRatio() Panel {
 	return Panel{Type: "timeseries", Title: "Probe success ratio",
 		Description: "Share of successful probes (probe_success: connected, the session survived the hold and every expectation was met), per target.",
-		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__rate_interval]))", probeSel),
+		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__rate_interval]))", g.probeSel),
 			LegendFormat: "{{instance}}", Range: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "percentunit", "min": 0, "max": 1}, Overrides: []Override{}},
 	}
 }
 
-func successOverRange() Panel {
+func (g builder) successOverRange() Panel {
 	return Panel{Type: "bargauge", Title: "Success over the time range",
 		Description: "Share of successful probes per target over the dashboard's time range.",
-		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__range]))", probeSel),
+		Targets: []Target{{Expr: fmt.Sprintf("avg by (job, instance) (avg_over_time(probe_success{%s}[$__range]))", g.probeSel),
 			LegendFormat: "{{instance}}", Instant: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "percentunit", "min": 0, "max": 1,
 			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{
@@ -505,11 +517,11 @@ func successOverRange() Panel {
 	}
 }
 
-func probesRate() Panel {
+func (g builder) probesRate() Panel {
 	return Panel{Type: "timeseries", Title: "Probes per second by module and verdict",
 		Description: "tcp_verdict_exporter_probes_total from the exporter's /metrics: every probe it ran, by module and class. " +
 			"A class of error means the exporter's own host failed: " + verdict.Error.Info().Meaning + ".",
-		Targets: []Target{{Expr: fmt.Sprintf("sum by (module, class) (rate(tcp_verdict_exporter_probes_total{%s}[$__rate_interval]))", exporterSel),
+		Targets: []Target{{Expr: fmt.Sprintf("sum by (module, class) (rate(tcp_verdict_exporter_probes_total{%s}[$__rate_interval]))", g.exporterSel),
 			LegendFormat: "{{class}} ({{module}})", Range: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "reqps", "min": 0}, Overrides: []Override{}},
 	}
@@ -523,10 +535,10 @@ func upDown(one, zero string) []map[string]any {
 	}}}
 }
 
-func exporterUp() Panel {
+func (g builder) exporterUp() Panel {
 	return Panel{Type: "stat", Title: "Exporter up",
-		Description: "Whether Prometheus can scrape each exporter's /metrics (alert " + alerts.ExporterDown + ").",
-		Targets: []Target{{Expr: "up and on (job) present_over_time(tcp_verdict_exporter_build_info[1h])",
+		Description: "Whether Prometheus can scrape each exporter's /metrics (alert " + mixin.ExporterDown + ").",
+		Targets: []Target{{Expr: fmt.Sprintf("up{%s}", g.cfg.ExporterSel()),
 			LegendFormat: "{{instance}}", Instant: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"mappings": upDown("up", "down"), "color": map[string]any{"mode": "thresholds"},
 			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "red", "value": nil}, {"color": "green", "value": 1}}}},
@@ -536,10 +548,10 @@ func exporterUp() Panel {
 	}
 }
 
-func configReload() Panel {
+func (g builder) configReload() Panel {
 	return Panel{Type: "stat", Title: "Last config reload",
-		Description: "tcp_verdict_exporter_config_last_reload_successful: a failed reload keeps the running configuration (alert " + alerts.ExporterConfigReloadFailed + ").",
-		Targets:     []Target{{Expr: "tcp_verdict_exporter_config_last_reload_successful", LegendFormat: "{{instance}}", Instant: true}},
+		Description: "tcp_verdict_exporter_config_last_reload_successful: a failed reload keeps the running configuration (alert " + mixin.ExporterConfigReloadFailed + ").",
+		Targets:     []Target{{Expr: fmt.Sprintf("tcp_verdict_exporter_config_last_reload_successful{%s}", g.cfg.ExporterSel()), LegendFormat: "{{instance}}", Instant: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"mappings": upDown("ok", "failed"), "color": map[string]any{"mode": "thresholds"},
 			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "red", "value": nil}, {"color": "green", "value": 1}}}},
 			Overrides: []Override{}},
@@ -548,10 +560,10 @@ func configReload() Panel {
 	}
 }
 
-func scrapesFailing() Panel {
+func (g builder) scrapesFailing() Panel {
 	return Panel{Type: "stat", Title: "Probe scrapes failing",
-		Description: "Targets whose /probe scrape gets no answer from the exporter: no verdict at all, so their state is unknown (alert " + alerts.ProbeScrapeFailed + ").",
-		Targets:     []Target{{Expr: `count(up{job=~"$job"} == 0) or vector(0)`, Instant: true}},
+		Description: "Targets whose /probe scrape gets no answer from the exporter: no verdict at all, so their state is unknown (alert " + mixin.ProbeScrapeFailed + ").",
+		Targets:     []Target{{Expr: fmt.Sprintf("count(up{%s} == 0) or vector(0)", g.cfg.Probe(`job=~"$job"`)), Instant: true}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "none", "color": map[string]any{"mode": "thresholds"},
 			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "green", "value": nil}, {"color": "red", "value": 1}}}},
 			Overrides: []Override{}},

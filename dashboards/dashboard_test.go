@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/metricnames"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -19,7 +20,7 @@ var update = flag.Bool("update", false, "rewrite dashboards/"+File+" from the ta
 
 // The file in this folder is the generator's output, byte for byte.
 func TestDashboardIsCurrent(t *testing.T) {
-	want := JSON()
+	want := JSON(mixin.Default())
 	got, err := os.ReadFile(File)
 	if err == nil && bytes.Equal(got, want) {
 		return
@@ -38,7 +39,7 @@ func TestDashboardIsCurrent(t *testing.T) {
 // every panel described, and the template variables it uses defined.
 func TestDashboardIsWellFormed(t *testing.T) {
 	var d map[string]any
-	if err := json.Unmarshal(JSON(), &d); err != nil {
+	if err := json.Unmarshal(JSON(mixin.Default()), &d); err != nil {
 		t.Fatalf("not JSON: %v", err)
 	}
 	for _, k := range []string{"uid", "title", "panels", "templating", "schemaVersion"} {
@@ -100,7 +101,7 @@ func TestDashboardQueriesEmittedMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range Queries() {
+	for _, q := range Queries(mixin.Default()) {
 		names := metricnames.InPromQL(q.Expr)
 		if len(names) == 0 {
 			t.Errorf("panel %q: no metric in %q", q.Panel, q.Expr)
@@ -123,9 +124,9 @@ func TestDashboardShowsTheLastHop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	panel := lastHop()
+	panel := newBuilder(mixin.Default()).lastHop()
 	var queried []string
-	for _, q := range Queries() {
+	for _, q := range Queries(mixin.Default()) {
 		if q.Panel == panel.Title {
 			queried = append(queried, metricnames.InPromQL(q.Expr)...)
 		}
@@ -148,7 +149,7 @@ func TestDashboardShowsTheLastHop(t *testing.T) {
 // The taxonomy is the dashboard's: every class mapped, coloured and
 // described with its meaning, every reason's meaning in the evidence table.
 func TestDashboardFollowsTheTaxonomy(t *testing.T) {
-	out := string(JSON())
+	out := string(JSON(mixin.Default()))
 	for _, c := range verdict.Classes {
 		if ClassColors[c.Class] == "" {
 			t.Errorf("class %s has no colour", c.Class)
@@ -162,7 +163,7 @@ func TestDashboardFollowsTheTaxonomy(t *testing.T) {
 			t.Errorf("reason %s's meaning is not mapped in the evidence table", r.Reason)
 		}
 	}
-	expr := classIndexExpr()
+	expr := newBuilder(mixin.Default()).classIndexExpr()
 	for i, c := range verdict.Classes[1:] {
 		if !strings.Contains(expr, fmt.Sprintf(`class=%q} * %d`, c.Class, i+1)) {
 			t.Errorf("the timeline's expression does not give %s its index %d: %s", c.Class, i+1, expr)

@@ -26,6 +26,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -211,8 +212,8 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 
 	// Prometheus with the shipped rules, every `for:` read as seconds
 	// instead of minutes; expressions, labels and annotations unchanged.
-	rules := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAllString(string(alerts.RulesYAML()), "${1}${2}s")
-	if rules == string(alerts.RulesYAML()) {
+	rules := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAllString(string(alerts.RulesYAML(mixin.Default())), "${1}${2}s")
+	if rules == string(alerts.RulesYAML(mixin.Default())) {
 		t.Fatal("no `for:` in minutes found in the rules; update this test")
 	}
 	rulesFile := filepath.Join(dir, "rules.yml")
@@ -268,8 +269,8 @@ scrape_configs:
 	if err := prom.get(ctx, "/api/v1/rules", nil, &groups); err != nil {
 		t.Fatal(err)
 	}
-	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != len(alerts.Rules()) {
-		t.Fatalf("prometheus loaded %+v, want the %d rules of alerts/%s", groups, len(alerts.Rules()), alerts.RulesFile)
+	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != len(alerts.Rules(mixin.Default())) {
+		t.Fatalf("prometheus loaded %+v, want the %d rules of alerts/%s", groups, len(alerts.Rules(mixin.Default())), alerts.RulesFile)
 	}
 
 	// Each target's verdict alert reaches its class's team.
@@ -287,7 +288,7 @@ scrape_configs:
 		{verdict.Firewall, verdict.NoResponse, dropped, "", "tcp_verdict_trace", "tcp_trace"},
 	}
 	for _, w := range wants {
-		name := alerts.AlertName(w.class)
+		name := mixin.AlertName(w.class)
 		a, err := waitFor(ctx, func() (received, bool) { return hooks.find(name, w.instance) })
 		if err != nil {
 			t.Fatalf("%s for %s never reached a receiver (%v); received: %v\n%s", name, w.instance, err, hooks.all(), prom.alertsDump(ctx))
@@ -311,8 +312,8 @@ scrape_configs:
 		}
 		for _, s := range []string{
 			evidence,
-			alerts.ReasonText(w.reason.Info()),
-			"Who fixes it: " + info.Owner + "; " + alerts.Ask(info) + ".",
+			w.reason.Info().Text(),
+			"Who fixes it: " + info.Owner + "; ask " + info.AskFor(alerts.ProbingHost) + ".",
 		} {
 			if !strings.Contains(desc, s) {
 				t.Errorf("%s: description lacks %q:\n%s", name, s, desc)
@@ -331,26 +332,26 @@ scrape_configs:
 		{"tcp_verdict_expect", "tcp_expect", alerts.ExpectationSummary, alerts.ExpectationText},
 		{"tcp_verdict_tls", "tcp_tls", alerts.SessionSummary, alerts.SessionText},
 	} {
-		a, err := waitFor(ctx, func() (received, bool) { return hooks.findModule(alerts.ExpectationFailed, silent, w.module) })
+		a, err := waitFor(ctx, func() (received, bool) { return hooks.findModule(mixin.ExpectationFailed, silent, w.module) })
 		if err != nil {
-			t.Fatalf("%s for %s (module %s) never reached a receiver (%v); received: %v\n%s", alerts.ExpectationFailed, silent, w.module, err, hooks.all(), prom.alertsDump(ctx))
+			t.Fatalf("%s for %s (module %s) never reached a receiver (%v); received: %v\n%s", mixin.ExpectationFailed, silent, w.module, err, hooks.all(), prom.alertsDump(ctx))
 		}
-		t.Logf("%s (module %s): %s reached team %s after %s: %q", silent, w.module, alerts.ExpectationFailed, a.team, time.Since(start).Round(time.Millisecond), a.annotations["summary"])
+		t.Logf("%s (module %s): %s reached team %s after %s: %q", silent, w.module, mixin.ExpectationFailed, a.team, time.Since(start).Round(time.Millisecond), a.annotations["summary"])
 		if a.team != service.Team || a.receiver != service.Team {
-			t.Errorf("%s reached receiver %s at /team/%s, want team %s", alerts.ExpectationFailed, a.receiver, a.team, service.Team)
+			t.Errorf("%s reached receiver %s at /team/%s, want team %s", mixin.ExpectationFailed, a.receiver, a.team, service.Team)
 		}
 		for k, v := range map[string]string{"team": service.Team, "job": w.job, "module": w.module} {
 			if a.labels[k] != v {
-				t.Errorf("%s: label %s=%q, want %q (labels %v)", alerts.ExpectationFailed, k, a.labels[k], v, a.labels)
+				t.Errorf("%s: label %s=%q, want %q (labels %v)", mixin.ExpectationFailed, k, a.labels[k], v, a.labels)
 			}
 		}
 		for _, s := range []string{"module " + w.module, w.text, "Who fixes it: " + service.Owner} {
 			if !strings.Contains(a.annotations["description"], s) {
-				t.Errorf("%s: description lacks %q:\n%s", alerts.ExpectationFailed, s, a.annotations["description"])
+				t.Errorf("%s: description lacks %q:\n%s", mixin.ExpectationFailed, s, a.annotations["description"])
 			}
 		}
 		if !strings.Contains(a.annotations["summary"], w.summary) {
-			t.Errorf("%s: summary %q lacks %q", alerts.ExpectationFailed, a.annotations["summary"], w.summary)
+			t.Errorf("%s: summary %q lacks %q", mixin.ExpectationFailed, a.annotations["summary"], w.summary)
 		}
 	}
 
@@ -366,14 +367,14 @@ scrape_configs:
 		t.Fatal("reloading a bad config succeeded")
 	}
 	reloadAt := time.Now()
-	a, err := waitFor(ctx, func() (received, bool) { return hooks.find(alerts.ExporterConfigReloadFailed, exporterAddr) })
+	a, err := waitFor(ctx, func() (received, bool) { return hooks.find(mixin.ExporterConfigReloadFailed, exporterAddr) })
 	if err != nil {
-		t.Fatalf("%s never reached a receiver (%v); received: %v\n%s", alerts.ExporterConfigReloadFailed, err, hooks.all(), prom.alertsDump(ctx))
+		t.Fatalf("%s never reached a receiver (%v); received: %v\n%s", mixin.ExporterConfigReloadFailed, err, hooks.all(), prom.alertsDump(ctx))
 	}
 	t.Logf("%s: %s reached team %s %s after the failed reload",
-		exporterAddr, alerts.ExporterConfigReloadFailed, a.team, time.Since(reloadAt).Round(time.Millisecond))
+		exporterAddr, mixin.ExporterConfigReloadFailed, a.team, time.Since(reloadAt).Round(time.Millisecond))
 	if team := alerts.ExporterTeam(); a.team != team || a.labels["team"] != team {
-		t.Errorf("%s reached /team/%s with team=%s, want %s", alerts.ExporterConfigReloadFailed, a.team, a.labels["team"], team)
+		t.Errorf("%s reached /team/%s with team=%s, want %s", mixin.ExporterConfigReloadFailed, a.team, a.labels["team"], team)
 	}
 
 	// The silent target is connected, has been for longer than any `for:`,
@@ -403,11 +404,11 @@ scrape_configs:
 	// Every alert that reached a receiver is one we expected, at the team
 	// the taxonomy names; nothing fell through to the default receiver.
 	expected := map[string]string{ // alertname/instance → team
-		alerts.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
-		alerts.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
-		alerts.AlertName(verdict.Firewall) + "/" + dropped:     verdict.Firewall.Info().Team,
-		alerts.ExpectationFailed + "/" + silent:                verdict.ClosedByPeer.Info().Team,
-		alerts.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
+		mixin.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
+		mixin.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
+		mixin.AlertName(verdict.Firewall) + "/" + dropped:     verdict.Firewall.Info().Team,
+		mixin.ExpectationFailed + "/" + silent:                verdict.ClosedByPeer.Info().Team,
+		mixin.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
 	}
 	var got []string
 	for _, a := range hooks.all() {
@@ -441,7 +442,7 @@ scrape_configs:
 	// path-trace panel's from the traced target.
 	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`,
 		"$__rate_interval", "10s", "$__range", "1m")
-	for _, q := range dashboards.Queries() {
+	for _, q := range dashboards.Queries(mixin.Default()) {
 		var res []json.RawMessage
 		if err := prom.query(ctx, vars.Replace(q.Expr), &res); err != nil {
 			t.Errorf("dashboard panel %q: %v", q.Panel, err)

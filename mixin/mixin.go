@@ -1,0 +1,308 @@
+// Package mixin is what the alert and dashboard generators share, in the
+// style of a monitoring mixin's _config: the alert names both of them print,
+// and Config, the few settings a user adapts (job selectors, `for` and
+// severity per alert, runbook and dashboard URLs) without editing generated
+// files. The defaults here are the one place those values are spelled; the
+// files committed in alerts/ and dashboards/ are their output.
+package mixin
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
+)
+
+// AlertName is the alert for a verdict class: "TCPVerdict" and the class
+// name in CamelCase (firewall → TCPVerdictFirewall).
+func AlertName(c verdict.Class) string {
+	var b strings.Builder
+	b.WriteString("TCPVerdict")
+	for _, w := range strings.Split(string(c), "_") {
+		r := []rune(w)
+		if len(r) == 0 {
+			continue
+		}
+		r[0] = unicode.ToUpper(r[0])
+		b.WriteString(string(r))
+	}
+	return b.String()
+}
+
+// The exporter-health alerts: they are about the exporter, not about a
+// target, and go to the team of the exporter's own `error` class.
+const (
+	ExporterDown               = "TCPVerdictExporterDown"
+	ExporterConfigReloadFailed = "TCPVerdictExporterConfigReloadFailed"
+	ProbeScrapeFailed          = "TCPVerdictProbeScrapeFailed"
+	ProbesAbsent               = "TCPVerdictProbesAbsent"
+)
+
+// ExporterAlerts lists the exporter-health alerts in the order the rules
+// file has them.
+var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed, ProbesAbsent}
+
+// ExpectationFailed is the alert for a target that is connected but whose
+// probe failed anyway: an expectation of the module's query_response was
+// not met, or the TLS handshake failed. It waits and pages like the class
+// closed_by_peer (alerts/README.md says why).
+const ExpectationFailed = "TCPVerdictExpectationFailed"
+
+// Severities.
+const (
+	Critical = "critical"
+	Warning  = "warning"
+)
+
+// Policy is how long an alert's condition must last before it fires and
+// the severity label it carries.
+type Policy struct {
+	For      string `yaml:"for"`
+	Severity string `yaml:"severity"`
+}
+
+// Config adapts the generated rules and dashboard. Zero fields of a file
+// keep their defaults (Default).
+type Config struct {
+	// ProbeSelector and ExporterSelector are PromQL label matchers, without
+	// braces, that pick the probe jobs (/probe) and the exporter's own
+	// /metrics job; every query of the rules and the dashboard carries one.
+	ProbeSelector    string `yaml:"probe_selector"`
+	ExporterSelector string `yaml:"exporter_selector"`
+	// Classes is the policy of each failing class's alert, keyed by class.
+	Classes map[verdict.Class]Policy `yaml:"classes"`
+	// ExporterHealth is the policy of each exporter-health alert, keyed by
+	// alert name.
+	ExporterHealth map[string]Policy `yaml:"exporter_health"`
+	// RunbookURL, if set, adds a runbook_url annotation to every alert; %s
+	// is replaced by the alert's name.
+	RunbookURL string `yaml:"runbook_url"`
+	// DashboardURL, if set, adds a dashboard_url annotation to every alert:
+	// where the shipped dashboard is in your Grafana.
+	DashboardURL string `yaml:"dashboard_url"`
+}
+
+// Default is the configuration of the committed files. The selectors match
+// README's scrape config (job tcp_verdict, and tcp_verdict_<anything> for
+// more probe jobs; job tcp_verdict_exporter for /metrics). A target's
+// verdict waits 2m (a few probes at the usual 15–30 s scrape interval, so
+// one lost SYN or a service restart does not page) and pages; the
+// exporter's own failures leave targets unknown, not broken, and warn,
+// except the exporter being down, which blinds every verdict alert.
+func Default() Config {
+	c := Config{
+		ProbeSelector:    `job=~"tcp_verdict.*",job!="tcp_verdict_exporter"`,
+		ExporterSelector: `job="tcp_verdict_exporter"`,
+		Classes:          map[verdict.Class]Policy{},
+		ExporterHealth: map[string]Policy{
+			ExporterDown:               {For: "2m", Severity: Critical},
+			ExporterConfigReloadFailed: {For: "5m", Severity: Warning},
+			ProbeScrapeFailed:          {For: "5m", Severity: Warning},
+			ProbesAbsent:               {For: "10m", Severity: Warning},
+		},
+	}
+	for _, ci := range Failing() {
+		c.Classes[ci.Class] = Policy{For: "2m", Severity: Critical}
+	}
+	// A transient EMFILE is not worth a message.
+	c.Classes[verdict.Error] = Policy{For: "5m", Severity: Warning}
+	return c
+}
+
+// Failing lists the classes that raise an alert: every class that names a
+// team to fix it.
+func Failing() []verdict.ClassInfo {
+	var out []verdict.ClassInfo
+	for _, c := range verdict.Classes {
+		if c.Team != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Class is the policy of a failing class's alert.
+func (c Config) Class(class verdict.Class) Policy { return c.Classes[class] }
+
+// Exporter is the policy of an exporter-health alert.
+func (c Config) Exporter(alert string) Policy { return c.ExporterHealth[alert] }
+
+// Runbook is the runbook URL of an alert, or "".
+func (c Config) Runbook(alert string) string {
+	if c.RunbookURL == "" {
+		return ""
+	}
+	return strings.ReplaceAll(c.RunbookURL, "%s", alert)
+}
+
+// Probe is ProbeSelector with extra matchers, as the body of a PromQL
+// selector: Probe(`class="firewall"`) is `<probe selector>,class="firewall"`.
+func (c Config) Probe(extra ...string) string { return join(c.ProbeSelector, extra) }
+
+// ExporterSel is ExporterSelector with extra matchers.
+func (c Config) ExporterSel(extra ...string) string { return join(c.ExporterSelector, extra) }
+
+func join(sel string, extra []string) string {
+	parts := make([]string, 0, 1+len(extra))
+	if sel != "" {
+		parts = append(parts, sel)
+	}
+	return strings.Join(append(parts, extra...), ",")
+}
+
+// Load reads a config file over the defaults: a field or policy the file
+// leaves out keeps its default.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading generator config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("generator config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse reads a config over the defaults and validates it.
+func Parse(data []byte) (Config, error) {
+	var file Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&file); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("parsing: %w", err)
+	}
+	c := Default()
+	if file.ProbeSelector != "" {
+		c.ProbeSelector = file.ProbeSelector
+	}
+	if file.ExporterSelector != "" {
+		c.ExporterSelector = file.ExporterSelector
+	}
+	for class, p := range file.Classes {
+		d, ok := c.Classes[class]
+		if !ok {
+			return Config{}, fmt.Errorf("classes: %q is not a class that raises an alert", class)
+		}
+		c.Classes[class] = merge(d, p)
+	}
+	for alert, p := range file.ExporterHealth {
+		d, ok := c.ExporterHealth[alert]
+		if !ok {
+			return Config{}, fmt.Errorf("exporter_health: %q is not an exporter-health alert (%s)", alert, strings.Join(ExporterAlerts, ", "))
+		}
+		c.ExporterHealth[alert] = merge(d, p)
+	}
+	if file.RunbookURL != "" {
+		c.RunbookURL = file.RunbookURL
+	}
+	if file.DashboardURL != "" {
+		c.DashboardURL = file.DashboardURL
+	}
+	return c, c.Validate()
+}
+
+func merge(d, p Policy) Policy {
+	if p.For != "" {
+		d.For = p.For
+	}
+	if p.Severity != "" {
+		d.Severity = p.Severity
+	}
+	return d
+}
+
+// Validate checks what the generators rely on: a selector for each kind of
+// job (the exporter-health alerts query `up`, which every job has), and
+// each `for` a whole number of minutes, the step of the generated promtool
+// tests.
+func (c Config) Validate() error {
+	if c.ProbeSelector == "" || c.ExporterSelector == "" {
+		return errors.New("probe_selector and exporter_selector must not be empty: the alerts on `up` need them to tell the exporter's jobs from others")
+	}
+	for _, s := range []string{c.ProbeSelector, c.ExporterSelector} {
+		if strings.ContainsAny(s, "{}") {
+			return fmt.Errorf("selector %q: give the label matchers without braces", s)
+		}
+	}
+	check := func(what string, p Policy) error {
+		if _, err := Minutes(p.For); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if p.Severity == "" {
+			return fmt.Errorf("%s: empty severity", what)
+		}
+		return nil
+	}
+	for _, ci := range Failing() {
+		if err := check("classes: "+string(ci.Class), c.Classes[ci.Class]); err != nil {
+			return err
+		}
+	}
+	for _, a := range ExporterAlerts {
+		if err := check("exporter_health: "+a, c.ExporterHealth[a]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Minutes is a `for` duration in whole minutes.
+func Minutes(d string) (int, error) {
+	v, err := model.ParseDuration(d)
+	if err != nil {
+		return 0, fmt.Errorf("for %q: %w", d, err)
+	}
+	if t := time.Duration(v); t <= 0 || t%time.Minute != 0 {
+		return 0, fmt.Errorf("for %q: must be a positive whole number of minutes", d)
+	}
+	return int(time.Duration(v) / time.Minute), nil
+}
+
+// YAML renders the config as a file Load reads, classes in taxonomy order.
+func (c Config) YAML() []byte {
+	var classes, health yaml.Node
+	classes.Kind, health.Kind = yaml.MappingNode, yaml.MappingNode
+	add := func(m *yaml.Node, key string, p Policy) {
+		var k, v yaml.Node
+		k.SetString(key)
+		if err := v.Encode(p); err != nil {
+			panic(err) // a struct of strings
+		}
+		v.Style = yaml.FlowStyle
+		m.Content = append(m.Content, &k, &v)
+	}
+	for _, ci := range Failing() {
+		add(&classes, string(ci.Class), c.Classes[ci.Class])
+	}
+	for _, a := range ExporterAlerts {
+		add(&health, a, c.ExporterHealth[a])
+	}
+	out := struct {
+		ProbeSelector    string    `yaml:"probe_selector"`
+		ExporterSelector string    `yaml:"exporter_selector"`
+		Classes          yaml.Node `yaml:"classes"`
+		ExporterHealth   yaml.Node `yaml:"exporter_health"`
+		RunbookURL       string    `yaml:"runbook_url"`
+		DashboardURL     string    `yaml:"dashboard_url"`
+	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.RunbookURL, c.DashboardURL}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil {
+		panic(err)
+	}
+	if err := enc.Close(); err != nil {
+		panic(err)
+	}
+	return b.Bytes()
+}
