@@ -175,6 +175,8 @@ func jsonText(s string) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.Encode(s)
+	if err := enc.Encode(s); err != nil {
+		panic(err) // a string always encodes
+	}
 	return strings.Trim(strings.TrimSpace(b.String()), `"`)
 }

@@ -5,6 +5,7 @@ package alerting
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -159,7 +160,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	dir := t.TempDir()
 
 	// Loopback targets, one per verdict we can make on loopback.
-	closing := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() }) // accept, then FIN
+	closing := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() }) //nolint:errcheck // accept, then FIN; a failed close leaves nothing to do
 	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0") // nothing listens: RST
 	// A full accept queue drops SYNs as a firewall does (firewall,
@@ -176,8 +177,16 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	hookSrv := &http.Server{Handler: hooks, ReadHeaderTimeout: 5 * time.Second}
-	go hookSrv.Serve(hookLn)
-	t.Cleanup(func() { hookSrv.Close() })
+	go func() {
+		if err := hookSrv.Serve(hookLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("webhook server: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		if err := hookSrv.Close(); err != nil {
+			t.Errorf("closing the webhook server: %v", err)
+		}
+	})
 
 	// The exporter, built from this tree.
 	bin, err := exporterproc.Build(dir)
@@ -362,7 +371,7 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	resp.Body.Close() //nolint:errcheck // only the status matters; the body is not read
 	if resp.StatusCode == http.StatusOK {
 		t.Fatal("reloading a bad config succeeded")
 	}
@@ -497,7 +506,7 @@ func (p promAPI) get(ctx context.Context, path string, params url.Values, data a
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // the body has been read in full; a close error changes nothing
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
