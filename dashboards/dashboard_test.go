@@ -180,3 +180,44 @@ func jsonText(s string) string {
 	}
 	return strings.Trim(strings.TrimSpace(b.String()), `"`)
 }
+
+// Every class has a colour and every colour a class.
+func TestClassColorsCoverEveryClass(t *testing.T) {
+	if len(ClassColors) != len(verdict.Classes) {
+		t.Errorf("%d colours for %d classes", len(ClassColors), len(verdict.Classes))
+	}
+	for _, c := range verdict.Classes {
+		if ClassColors[c.Class] == "" {
+			t.Errorf("class %s has no colour", c.Class)
+		}
+	}
+}
+
+// A config with other job selectors puts them in every query and variable
+// of the dashboard, and no default selector is left.
+func TestConfigChangesTheQueries(t *testing.T) {
+	cfg, err := mixin.Parse([]byte("probe_selector: 'job=\"blackbox_tcp\"'\nexporter_selector: 'job=\"tve\"'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := mixin.Default()
+	for _, q := range Queries(cfg) {
+		if strings.HasPrefix(q.Expr, "ALERTS{") {
+			continue // Prometheus's own series of the rules' alerts
+		}
+		if !strings.Contains(q.Expr, `{job="blackbox_tcp"`) && !strings.Contains(q.Expr, `{job="tve"`) {
+			t.Errorf("panel %q: no job selector of the config in %q", q.Panel, q.Expr)
+		}
+	}
+	out := string(JSON(cfg))
+	for _, sel := range []string{def.ProbeSelector, def.ExporterSelector} {
+		if strings.Contains(out, jsonText(sel)) {
+			t.Errorf("the default selector %s is left in the dashboard", sel)
+		}
+	}
+	for _, v := range New(cfg).Templating.List[1:] {
+		if !strings.Contains(v.Definition, `{job="blackbox_tcp"`) && !strings.Contains(v.Definition, `{job="tve"`) {
+			t.Errorf("variable %s: no job selector of the config in %q", v.Name, v.Definition)
+		}
+	}
+}
