@@ -86,6 +86,9 @@ func Run(ctx context.Context, o Options) int {
 		return interrupted(o.Stderr)
 	}
 	t.table(results)
+	if t.err != nil {
+		fmt.Fprintln(o.Stderr, errPrefix+"writing the report: "+t.err.Error())
+	}
 	return ExitStatus(results)
 }
 

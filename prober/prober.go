@@ -214,7 +214,7 @@ func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {
 	case reason == verdict.LocalError:
 		p.logf("telnet: %v (a failure of this host, not of the network)", p.res.Err)
 	case ev.TimedOut:
-		p.logf("(no answer after %s)", roundDuration(time.Since(p.start)))
+		p.logf("(no answer after %s)", RoundDuration(time.Since(p.start)))
 	}
 	if ev.ICMP != nil {
 		p.logf("ICMP: %s", ev.ICMP)
