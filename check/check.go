@@ -29,7 +29,7 @@ const errPrefix = "tcp_verdict_exporter check: "
 // Options are one run of the command.
 type Options struct {
 	Targets []string // host:port, as typed
-	Module  string   // config.DefaultModuleName when empty
+	Module  string   // config.ModuleName resolves it (the default when empty)
 
 	// Store supplies the modules. When nil, ConfigFile is loaded, or
 	// EmbeddedConfig when ConfigFile is empty.
@@ -130,10 +130,7 @@ func (o *Options) prepare() (*plan, error) {
 			return nil, err
 		}
 	}
-	p.moduleName = o.Module
-	if p.moduleName == "" {
-		p.moduleName = config.DefaultModuleName
-	}
+	p.moduleName = config.ModuleName(o.Module)
 	cfg := store.Get()
 	m, err := cfg.Lookup(p.moduleName)
 	if errors.Is(err, config.ErrUnknownModule) {

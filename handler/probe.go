@@ -42,10 +42,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	moduleName := q.Get("module")
-	if moduleName == "" {
-		moduleName = config.DefaultModuleName
-	}
+	moduleName := config.ModuleName(q.Get("module"))
 	module, err := h.Store.Get().Lookup(moduleName)
 	if err != nil {
 		badRequest(w, err.Error())
@@ -94,10 +91,11 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // textBuffers recycles /probe's response buffers.
 var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// timeout is the smaller of the module's timeout and Prometheus's scrape
-// timeout less the offset: a probe never outlives the scrape.
+// timeout is the smaller of the module's timeout (config's default when it
+// sets none) and Prometheus's scrape timeout less the offset: a probe never
+// outlives the scrape.
 func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error) {
-	timeout := m.Timeout
+	timeout := m.ProbeTimeout()
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
 		secs, err := strconv.ParseFloat(v, 64)
 		if err != nil || secs <= 0 || secs > 1e6 {
@@ -107,12 +105,7 @@ func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error)
 		if scrape > h.TimeoutOffset {
 			scrape -= h.TimeoutOffset
 		}
-		if timeout <= 0 || scrape < timeout {
-			timeout = scrape
-		}
-	}
-	if timeout <= 0 {
-		timeout = prober.DefaultTimeout
+		timeout = min(timeout, scrape)
 	}
 	return timeout, nil
 }
