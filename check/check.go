@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options) int {
 	}
 	p, err := o.prepare()
 	if err != nil {
-		fmt.Fprintln(o.Stderr, errPrefix+strings.ReplaceAll(err.Error(), "\n", " "))
+		complain(o.Stderr, strings.ReplaceAll(err.Error(), "\n", " "))
 		return ExitBadInput
 	}
 	if o.Output == OutputJSON {
@@ -75,7 +75,7 @@ func Run(ctx context.Context, o Options) int {
 			return interrupted(o.Stderr)
 		}
 		if err := writeJSON(o.Stdout, p.moduleName, o.Targets, results); err != nil {
-			fmt.Fprintln(o.Stderr, errPrefix+"writing JSON: "+err.Error())
+			complain(o.Stderr, "writing JSON: "+err.Error())
 		}
 		return ExitStatus(results)
 	}
@@ -87,13 +87,20 @@ func Run(ctx context.Context, o Options) int {
 	}
 	t.table(results)
 	if t.err != nil {
-		fmt.Fprintln(o.Stderr, errPrefix+"writing the report: "+t.err.Error())
+		complain(o.Stderr, "writing the report: "+t.err.Error())
 	}
 	return ExitStatus(results)
 }
 
+// complain writes one line to stderr. When that fails there is nobody left
+// to tell, and the exit status still says what happened, so the error is
+// dropped on purpose.
+func complain(stderr io.Writer, msg string) {
+	_, _ = io.WriteString(stderr, errPrefix+msg+"\n")
+}
+
 func interrupted(w io.Writer) int {
-	fmt.Fprintln(w, errPrefix+"interrupted")
+	complain(w, "interrupted")
 	return ExitInterrupted
 }
 

@@ -68,7 +68,7 @@ func (t *textWriter) done(i int, r *prober.Result) {
 	}
 	for t.next < len(t.results) && t.results[t.next] != nil {
 		if t.next > 0 {
-			fmt.Fprintln(t.w)
+			t.write("\n")
 		}
 		t.block(t.results[t.next])
 		t.next++
@@ -77,6 +77,14 @@ func (t *textWriter) done(i int, r *prober.Result) {
 }
 
 func (t *textWriter) finish() { t.clearProgress() }
+
+// write writes to stdout and keeps the first error for Run to report: the
+// probes' verdicts, not a closed pipe, decide the exit status.
+func (t *textWriter) write(s string) {
+	if _, err := io.WriteString(t.w, s); err != nil && t.err == nil {
+		t.err = err
+	}
+}
 
 func (t *textWriter) paint(sgr, s string) string {
 	if !t.colour || s == "" {
@@ -121,9 +129,7 @@ func (t *textWriter) block(r *prober.Result) {
 		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, key), v)
 	})
 	t.hops(&b, r)
-	if _, err := io.WriteString(t.w, b.String()); err != nil && t.err == nil {
-		t.err = err
-	}
+	t.write(b.String())
 }
 
 // hops writes the path trace as a table under the verdict block's "hops"
@@ -166,13 +172,13 @@ func (t *textWriter) drawProgress() {
 	if utf8.RuneCountInString(line) > maxProgress {
 		line = string([]rune(line)[:maxProgress-1]) + "…"
 	}
-	fmt.Fprint(t.w, "\r\x1b[K"+t.paint(sgrDim, line))
+	t.write("\r\x1b[K" + t.paint(sgrDim, line))
 	t.drawn = true
 }
 
 func (t *textWriter) clearProgress() {
 	if t.drawn {
-		fmt.Fprint(t.w, "\r\x1b[K")
+		t.write("\r\x1b[K")
 		t.drawn = false
 	}
 }
@@ -195,7 +201,7 @@ func (t *textWriter) table(results []prober.Result) {
 		}
 		rows = append(rows, []string{t.targets[i], v, string(r.Reason), responder, report.Duration(r.Duration)})
 	}
-	fmt.Fprintln(t.w)
+	t.write("\n")
 	lines := report.Columns(rows, func(n, c int, cell string) string {
 		switch {
 		case n == 0:
@@ -206,6 +212,6 @@ func (t *textWriter) table(results []prober.Result) {
 		return cell
 	})
 	for _, l := range lines {
-		fmt.Fprintln(t.w, l)
+		t.write(l + "\n")
 	}
 }

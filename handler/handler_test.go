@@ -94,7 +94,7 @@ func TestProbeBadRequests(t *testing.T) {
 
 func TestProbeMetricsAndDebug(t *testing.T) {
 	h, _ := newProbe(t)
-	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { _ = c.Close() }) // the verdict shows a failed close
 
 	rec := get(t, h, "target="+target, nil)
 	body := rec.Body.String()

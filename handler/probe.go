@@ -84,7 +84,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	collector.AppendText(b, &result)
 	w.Header().Set("Content-Type", collector.TextContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.Write(b.Bytes())
+	w.Write(b.Bytes()) //nolint:errcheck // the scrape is answered or its client left; nothing to tell either way
 	textBuffers.Put(b)
 }
 
@@ -139,9 +139,9 @@ func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	fmt.Fprintf(&b, "Probing %s with module %s\n\n", r.Target, module)
 	b.WriteString(r.TranscriptText())
 	b.WriteString("\n")
-	report.VerdictBlock(&b, r)
+	b.WriteString(report.VerdictBlock(r))
 	b.WriteString("\nMetrics that would have been returned:\n")
 	collector.AppendText(&b, r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(b.Bytes())
+	w.Write(b.Bytes()) //nolint:errcheck // the client left; nothing to tell
 }

@@ -5,7 +5,6 @@ package report
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,10 +16,12 @@ import (
 // KeyWidth is the width of the key column of the verdict block.
 const KeyWidth = 9
 
-// VerdictBlock writes the verdict, its evidence, the phase timings, what it
-// means and whom to ask, as aligned "key  value" lines.
-func VerdictBlock(w io.Writer, r *prober.Result) {
-	Rows(r, func(k, v string) { fmt.Fprintf(w, "%s %s\n", Key(k), v) })
+// VerdictBlock is the verdict, its evidence, the phase timings, what it
+// means and whom to ask, as aligned "key value" lines.
+func VerdictBlock(r *prober.Result) string {
+	var b strings.Builder
+	Rows(r, func(k, v string) { b.WriteString(Key(k) + " " + v + "\n") })
+	return b.String()
 }
 
 // Rows calls row with each key and value of the verdict block, in order:
