@@ -128,8 +128,8 @@ func (s *stream) upgrade(tlsConn *tls.Conn) {
 
 func (p *probe) holdSkipped() { p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold}) }
 
-// startTLS runs a TLS handshake over conn; the banner tap keeps seeing the
-// raw bytes so a plaintext "Access denied" still shows.
+// startTLS runs a TLS handshake over the raw connection; the banner tap
+// keeps seeing the raw bytes so a plaintext "Access denied" still shows.
 func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
 	start := time.Now()
 	defer p.phase(PhaseTLS, start)
@@ -252,8 +252,10 @@ func expectBytes(br *bufio.Reader, want []byte) error {
 	return nil
 }
 
-// hold reads until the hold time ends: EOF means the peer closed the session
-// (FIN), ECONNRESET that it reset it; silence or data means it stays up.
+// hold reads br until the hold time ends: EOF means the peer closed the
+// session (FIN), ECONNRESET or EPIPE that it reset it (sessionEnded);
+// silence or data means it stays up. br is nil when there is nothing to
+// read (hold 0).
 func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer netip.Addr) {
 	start := time.Now()
 	defer p.phase(PhaseHold, start)

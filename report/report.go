@@ -1,6 +1,7 @@
-// Package report writes a probe Result for people: the telnet-style
-// transcript and the verdict block with its meaning and who fixes it. The
-// /probe debug output and the check command share it.
+// Package report renders a probe Result for people: the verdict block with
+// its meaning and who fixes it, the path trace's hop table, durations
+// (Duration) and aligned columns (Key, Columns). The /probe debug output
+// and the check command use it rather than laying text out themselves.
 package report
 
 import (
