@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -530,5 +531,24 @@ func TestInterrupted(t *testing.T) {
 		if strings.Contains(stdout.String(), "verdict") {
 			t.Errorf("%s: a verdict was printed for a cut-short probe: %q", output, stdout.String())
 		}
+	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// A report that cannot be written is said on stderr; the exit status stays
+// the verdict's.
+func TestBrokenStdout(t *testing.T) {
+	l := newLab(t)
+	var stderr bytes.Buffer
+	code := Run(context.Background(), Options{Targets: []string{l.refused()}, ConfigFile: configFile,
+		Stdout: brokenPipe{}, Stderr: &stderr})
+	if code != verdict.Refused.Info().ExitCode {
+		t.Errorf("exit %d, want refused's %d", code, verdict.Refused.Info().ExitCode)
+	}
+	if want := errPrefix + "writing the report: " + syscall.EPIPE.Error() + "\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }
