@@ -104,8 +104,7 @@ func run(args []string) int {
 
 func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
-	logger.Info("loaded config", "config", store.Source(), "modules", store.Get().ModuleNames())
-	handler.LogWarnings(store, logger)
+	store.LogLoaded(logger)
 
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)
@@ -144,7 +143,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 			return 0
 		case sig := <-signals:
 			if sig == syscall.SIGHUP {
-				_ = handler.ReloadConfig(store, logger)
+				_ = store.Reload(logger) // logged; a bad file keeps the running config
 				continue
 			}
 			logger.Info("shutting down", "signal", sig.String())

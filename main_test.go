@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -38,7 +39,7 @@ func buildBinary(t *testing.T) string {
 		}
 		builtBin, buildErr = exporterproc.Build(dir)
 		if buildErr != nil {
-			os.RemoveAll(dir)
+			_ = os.RemoveAll(dir) // best effort: the build error is what matters
 		}
 	})
 	if buildErr != nil {
@@ -50,7 +51,9 @@ func buildBinary(t *testing.T) string {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
+		if err := os.RemoveAll(filepath.Dir(builtBin)); err != nil {
+			fmt.Fprintln(os.Stderr, "removing the test binary:", err)
+		}
 	}
 	os.Exit(code)
 }
@@ -61,9 +64,21 @@ func httpGet(t *testing.T, url string) (int, string) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", url, err)
+	}
 	return resp.StatusCode, string(b)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestConfigCheck(t *testing.T) {
@@ -71,8 +86,8 @@ func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yml")
 	bad := filepath.Join(dir, "bad.yml")
-	os.WriteFile(good, []byte("modules:\n  tcp:\n    prober: tcp\n"), 0o600)
-	os.WriteFile(bad, []byte("modules:\n  tcp:\n    prober: tcp\n    tcp:\n      hodl: 1s\n"), 0o600)
+	writeFile(t, good, "modules:\n  tcp:\n    prober: tcp\n")
+	writeFile(t, bad, "modules:\n  tcp:\n    prober: tcp\n    tcp:\n      hodl: 1s\n")
 
 	out, err := exec.Command(bin, "--config.file="+good, "--config.check").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "config is valid") {
@@ -91,7 +106,7 @@ func TestConfigCheck(t *testing.T) {
 func TestServeReloadAndShutdown(t *testing.T) {
 	bin := buildBinary(t)
 	cfg := filepath.Join(t.TempDir(), "config.yml")
-	os.WriteFile(cfg, []byte("modules:\n  tcp:\n    prober: tcp\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n"), 0o600)
+	writeFile(t, cfg, "modules:\n  tcp:\n    prober: tcp\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n")
 	addr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	base := "http://" + addr
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -121,8 +136,10 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	}
 
 	// A bad file on SIGHUP keeps the running config and clears the gauge.
-	os.WriteFile(cfg, []byte("modules: [oops\n"), 0o600)
-	exporter.Cmd.Process.Signal(syscall.SIGHUP)
+	writeFile(t, cfg, "modules: [oops\n")
+	if err := exporter.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		_, body = httpGet(t, base+"/metrics")
@@ -138,7 +155,9 @@ func TestServeReloadAndShutdown(t *testing.T) {
 		t.Errorf("probe after a bad reload: status %d", code)
 	}
 
-	exporter.Cmd.Process.Signal(syscall.SIGTERM)
+	if err := exporter.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-exporter.Exited():
 		if err := exporter.Err(); err != nil {
@@ -190,7 +209,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	webCfg := filepath.Join(dir, "web.yml")
-	os.WriteFile(webCfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600)
+	writeFile(t, webCfg, "basic_auth_users:\n  prometheus: "+string(hash)+"\n")
 	addr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	proc, err := exporterproc.Start("exporter", exec.Command(bin, "--web.listen-address="+addr, "--web.config.file="+webCfg))
 	if err != nil {
@@ -210,7 +229,7 @@ func TestWebConfigBasicAuth(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // unread: only the status matters
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("probe without credentials: status %d, want 401", resp.StatusCode)
 	}
@@ -220,8 +239,13 @@ func TestWebConfigBasicAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `tcp_verdict{class="refused"} 1`) {
 		t.Fatalf("probe with credentials: status %d\n%s", resp.StatusCode, body)
 	}

@@ -29,7 +29,7 @@ const errPrefix = "tcp_verdict_exporter check: "
 // Options are one run of the command.
 type Options struct {
 	Targets []string // host:port, as typed
-	Module  string   // config.DefaultModuleName when empty
+	Module  string   // config.ModuleName resolves it (the default when empty)
 
 	// Store supplies the modules. When nil, ConfigFile is loaded, or
 	// EmbeddedConfig when ConfigFile is empty.
@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options) int {
 	}
 	p, err := o.prepare()
 	if err != nil {
-		fmt.Fprintln(o.Stderr, errPrefix+strings.ReplaceAll(err.Error(), "\n", " "))
+		complain(o.Stderr, strings.ReplaceAll(err.Error(), "\n", " "))
 		return ExitBadInput
 	}
 	if o.Output == OutputJSON {
@@ -75,7 +75,7 @@ func Run(ctx context.Context, o Options) int {
 			return interrupted(o.Stderr)
 		}
 		if err := writeJSON(o.Stdout, p.moduleName, o.Targets, results); err != nil {
-			fmt.Fprintln(o.Stderr, errPrefix+"writing JSON: "+err.Error())
+			complain(o.Stderr, "writing JSON: "+err.Error())
 		}
 		return ExitStatus(results)
 	}
@@ -86,11 +86,21 @@ func Run(ctx context.Context, o Options) int {
 		return interrupted(o.Stderr)
 	}
 	t.table(results)
+	if t.err != nil {
+		complain(o.Stderr, "writing the report: "+t.err.Error())
+	}
 	return ExitStatus(results)
 }
 
+// complain writes one line to stderr. When that fails there is nobody left
+// to tell, and the exit status still says what happened, so the error is
+// dropped on purpose.
+func complain(stderr io.Writer, msg string) {
+	_, _ = io.WriteString(stderr, errPrefix+msg+"\n")
+}
+
 func interrupted(w io.Writer) int {
-	fmt.Fprintln(w, errPrefix+"interrupted")
+	complain(w, "interrupted")
 	return ExitInterrupted
 }
 
@@ -127,10 +137,7 @@ func (o *Options) prepare() (*plan, error) {
 			return nil, err
 		}
 	}
-	p.moduleName = o.Module
-	if p.moduleName == "" {
-		p.moduleName = config.DefaultModuleName
-	}
+	p.moduleName = config.ModuleName(o.Module)
 	cfg := store.Get()
 	m, err := cfg.Lookup(p.moduleName)
 	if errors.Is(err, config.ErrUnknownModule) {

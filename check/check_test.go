@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func newLab(t *testing.T) *lab {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		for _, c := range l.held {
-			c.Close()
+			_ = c.Close() // the probes are over; a failed close changes nothing
 		}
 	})
 	return l
@@ -70,12 +71,16 @@ func (l *lab) listen(name string, handle func(*net.TCPConn)) string {
 		}
 		_, port, _ := net.SplitHostPort(ln.Addr().String())
 		if len(port) != 5 {
-			ln.Close()
+			if err := ln.Close(); err != nil {
+				l.t.Fatal(err)
+			}
 			continue
 		}
 		l.ports[port] = portNames[name]
 		if handle == nil { // refused: nothing listens on a port just closed
-			ln.Close()
+			if err := ln.Close(); err != nil {
+				l.t.Fatal(err)
+			}
 			return ln.Addr().String()
 		}
 		return testnet.Accept(l.t, ln, handle)
@@ -103,12 +108,14 @@ func (l *lab) silent() string { return l.listen("silent", l.hold) }
 func (l *lab) banner() string {
 	return l.listen("banner", func(c *net.TCPConn) {
 		l.hold(c)
-		fmt.Fprintf(c, "%s\r\n", sshBanner)
+		// In a handler goroutine, t may be done: the golden banner line is
+		// what shows a failed write.
+		_, _ = fmt.Fprintf(c, "%s\r\n", sshBanner)
 	})
 }
 
 func (l *lab) fin() string {
-	return l.listen("fin", func(c *net.TCPConn) { c.Close() })
+	return l.listen("fin", func(c *net.TCPConn) { _ = c.Close() }) // the verdict shows a failed close
 }
 
 func (l *lab) rst() string {
@@ -117,8 +124,9 @@ func (l *lab) rst() string {
 		// SO_ERROR: connect() itself then fails with ECONNRESET, a
 		// different case. Give the handshake time to be seen first.
 		time.Sleep(100 * time.Millisecond)
-		c.SetLinger(0) // close with RST
-		c.Close()
+		// The verdict shows whether these worked: reset, not fin.
+		_ = c.SetLinger(0) // close with RST
+		_ = c.Close()
 	})
 }
 
@@ -523,5 +531,24 @@ func TestInterrupted(t *testing.T) {
 		if strings.Contains(stdout.String(), "verdict") {
 			t.Errorf("%s: a verdict was printed for a cut-short probe: %q", output, stdout.String())
 		}
+	}
+}
+
+type brokenPipe struct{}
+
+func (brokenPipe) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+// A report that cannot be written is said on stderr; the exit status stays
+// the verdict's.
+func TestBrokenStdout(t *testing.T) {
+	l := newLab(t)
+	var stderr bytes.Buffer
+	code := Run(context.Background(), Options{Targets: []string{l.refused()}, ConfigFile: configFile,
+		Stdout: brokenPipe{}, Stderr: &stderr})
+	if code != verdict.Refused.Info().ExitCode {
+		t.Errorf("exit %d, want refused's %d", code, verdict.Refused.Info().ExitCode)
+	}
+	if want := errPrefix + "writing the report: " + syscall.EPIPE.Error() + "\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
 	}
 }

@@ -39,7 +39,8 @@ type textWriter struct {
 	results  []*prober.Result
 	next     int // the next block to write
 	start    time.Time
-	drawn    bool // a progress line is on screen
+	drawn    bool  // a progress line is on screen
+	err      error // the first failed write of a block, for Run to report
 }
 
 func newTextWriter(ctx context.Context, o Options) *textWriter {
@@ -67,7 +68,7 @@ func (t *textWriter) done(i int, r *prober.Result) {
 	}
 	for t.next < len(t.results) && t.results[t.next] != nil {
 		if t.next > 0 {
-			fmt.Fprintln(t.w)
+			t.write("\n")
 		}
 		t.block(t.results[t.next])
 		t.next++
@@ -76,6 +77,14 @@ func (t *textWriter) done(i int, r *prober.Result) {
 }
 
 func (t *textWriter) finish() { t.clearProgress() }
+
+// write writes to stdout and keeps the first error for Run to report: the
+// probes' verdicts, not a closed pipe, decide the exit status.
+func (t *textWriter) write(s string) {
+	if _, err := io.WriteString(t.w, s); err != nil && t.err == nil {
+		t.err = err
+	}
+}
 
 func (t *textWriter) paint(sgr, s string) string {
 	if !t.colour || s == "" {
@@ -110,7 +119,7 @@ func (t *textWriter) block(r *prober.Result) {
 		}
 	}
 	report.Rows(r, func(k, v string) {
-		key := fmt.Sprintf("%-*s", report.KeyWidth, k)
+		key := report.Key(k)
 		switch k {
 		case "verdict":
 			v = t.paint(sgrBold+";"+verdictColour(r), v)
@@ -120,7 +129,7 @@ func (t *textWriter) block(r *prober.Result) {
 		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, key), v)
 	})
 	t.hops(&b, r)
-	io.WriteString(t.w, b.String())
+	t.write(b.String())
 }
 
 // hops writes the path trace as a table under the verdict block's "hops"
@@ -130,29 +139,13 @@ func (t *textWriter) hops(b *strings.Builder, r *prober.Result) {
 	if len(rows) == 0 {
 		return
 	}
-	width := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for c, cell := range row {
-			width[c] = max(width[c], utf8.RuneCountInString(cell))
-		}
-	}
-	for n, row := range rows {
+	for n, text := range report.Columns(rows, nil) {
 		key := ""
 		if n == 0 {
 			key = "hops"
-		}
-		var line strings.Builder
-		for c, cell := range row {
-			if c < len(row)-1 {
-				cell += strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
-			}
-			line.WriteString(cell)
-		}
-		text := line.String()
-		if n == 0 {
 			text = t.paint(sgrDim, text)
 		}
-		fmt.Fprintf(b, "%s %s\n", t.paint(sgrDim, key)+strings.Repeat(" ", report.KeyWidth-len(key)), text)
+		fmt.Fprintf(b, "%s %s\n", t.paint(sgrDim, report.Key(key)), text)
 	}
 }
 
@@ -179,13 +172,13 @@ func (t *textWriter) drawProgress() {
 	if utf8.RuneCountInString(line) > maxProgress {
 		line = string([]rune(line)[:maxProgress-1]) + "…"
 	}
-	fmt.Fprint(t.w, "\r\x1b[K"+t.paint(sgrDim, line))
+	t.write("\r\x1b[K" + t.paint(sgrDim, line))
 	t.drawn = true
 }
 
 func (t *textWriter) clearProgress() {
 	if t.drawn {
-		fmt.Fprint(t.w, "\r\x1b[K")
+		t.write("\r\x1b[K")
 		t.drawn = false
 	}
 }
@@ -206,41 +199,19 @@ func (t *textWriter) table(results []prober.Result) {
 		if r.Responder.IsValid() {
 			responder = r.Responder.String()
 		}
-		rows = append(rows, []string{t.targets[i], v, string(r.Reason), responder, duration(r.Duration)})
+		rows = append(rows, []string{t.targets[i], v, string(r.Reason), responder, report.Duration(r.Duration)})
 	}
-	width := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for c, cell := range row {
-			width[c] = max(width[c], utf8.RuneCountInString(cell))
+	t.write("\n")
+	lines := report.Columns(rows, func(n, c int, cell string) string {
+		switch {
+		case n == 0:
+			return t.paint(sgrDim, cell)
+		case c == 1:
+			return t.paint(verdictColour(&results[n-1]), cell)
 		}
+		return cell
+	})
+	for _, l := range lines {
+		t.write(l + "\n")
 	}
-	fmt.Fprintln(t.w)
-	for n, row := range rows {
-		var b strings.Builder
-		for c, cell := range row {
-			pad := ""
-			if c < len(row)-1 { // the last column is not padded
-				pad = strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
-			}
-			switch {
-			case n == 0:
-				cell = t.paint(sgrDim, cell)
-			case c == 1:
-				cell = t.paint(verdictColour(&results[n-1]), cell)
-			}
-			b.WriteString(cell + pad)
-		}
-		fmt.Fprintln(t.w, b.String())
-	}
-}
-
-// duration rounds as the verdict line does.
-func duration(d time.Duration) string {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond).String()
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond).String()
-	}
-	return d.Round(time.Microsecond).String()
 }

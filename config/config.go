@@ -20,8 +20,22 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// DefaultModuleName is the module used when a probe names none.
+// DefaultModuleName is the module used when a probe names none; ask
+// ModuleName rather than testing for "" again.
 const DefaultModuleName = "tcp"
+
+// DefaultTimeout bounds a probe whose module sets no timeout; ask
+// Module.ProbeTimeout rather than testing for 0 again.
+const DefaultTimeout = 10 * time.Second
+
+// ModuleName is the module a probe asking for name uses: name, or
+// DefaultModuleName when it names none.
+func ModuleName(name string) string {
+	if name == "" {
+		return DefaultModuleName
+	}
+	return name
+}
 
 // DefaultHold is how long a connected session is watched for the peer
 // closing it, when a module does not say.
@@ -128,7 +142,8 @@ var DefaultModule = Module{
 		Trace: Trace{MaxHops: DefaultTraceMaxHops, Timeout: DefaultTraceTimeout}},
 }
 
-// UnmarshalYAML applies the defaults, then the YAML, then validates.
+// UnmarshalYAML applies the defaults, then the YAML; Parse validates the
+// module afterwards, once the whole file has decoded.
 func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
 	*m = DefaultModule
 	type plain Module
@@ -285,9 +300,7 @@ var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 // Lookup returns the named module, or an error a client can act on: the
 // module is unknown, or uses a prober this exporter does not implement.
 func (c *Config) Lookup(name string) (Module, error) {
-	if name == "" {
-		name = DefaultModuleName
-	}
+	name = ModuleName(name)
 	m, ok := c.Modules[name]
 	if !ok {
 		return Module{}, fmt.Errorf("%w %q", ErrUnknownModule, name)
@@ -296,6 +309,14 @@ func (c *Config) Lookup(name string) (Module, error) {
 		return Module{}, fmt.Errorf("module %s uses prober %s, which tcp_verdict_exporter does not implement", name, m.Prober)
 	}
 	return m, nil
+}
+
+// ProbeTimeout is the module's timeout, or DefaultTimeout when it sets none.
+func (m *Module) ProbeTimeout() time.Duration {
+	if m.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return m.Timeout
 }
 
 // ModuleNames lists the modules in name order.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -159,7 +161,7 @@ func TestStoreKeepsOldConfigOnBadReload(t *testing.T) {
 		t.Fatal("first load not recorded as successful")
 	}
 	write("modules:\n  two:\n    prober: nope\n")
-	if err := s.Reload(); err == nil {
+	if err := s.Reload(nil); err == nil {
 		t.Fatal("bad reload succeeded")
 	}
 	if s.LastReloadSuccessful() {
@@ -169,11 +171,52 @@ func TestStoreKeepsOldConfigOnBadReload(t *testing.T) {
 		t.Errorf("running config lost after a bad reload: %v", err)
 	}
 	write("modules:\n  two:\n    prober: tcp\n")
-	if err := s.Reload(); err != nil {
+	if err := s.Reload(nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Get().Lookup("two"); err != nil || !s.LastReloadSuccessful() {
 		t.Errorf("good reload not applied: %v", err)
+	}
+}
+
+// Reload logs what happened: the error with the running config kept, or
+// the modules and warnings of the new one.
+func TestReloadLogs(t *testing.T) {
+	path := t.TempDir() + "/c.yml"
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules:\n  one:\n    prober: tcp\n")
+	s, err := NewStore(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, nil))
+	write("modules:\n  one:\n    prober: tcp\n    bogus: 1\n")
+	if err := s.Reload(logger); err == nil || !strings.Contains(log.String(), "keeping the running one") || !strings.Contains(log.String(), "bogus") {
+		t.Errorf("bad reload: err %v, log %q", err, log.String())
+	}
+	log.Reset()
+	write("modules:\n  one:\n    prober: tcp\n  web:\n    prober: http\n")
+	if err := s.Reload(logger); err != nil || !strings.Contains(log.String(), "loaded config") || !strings.Contains(log.String(), "prober http") {
+		t.Errorf("good reload: err %v, log %q", err, log.String())
+	}
+}
+
+func TestResolvedDefaults(t *testing.T) {
+	for name, want := range map[string]string{"": DefaultModuleName, "ssh_banner": "ssh_banner"} {
+		if got := ModuleName(name); got != want {
+			t.Errorf("ModuleName(%q) = %q, want %q", name, got, want)
+		}
+	}
+	for timeout, want := range map[time.Duration]time.Duration{0: DefaultTimeout, 2 * time.Second: 2 * time.Second} {
+		m := Module{Timeout: timeout}
+		if got := m.ProbeTimeout(); got != want {
+			t.Errorf("ProbeTimeout with timeout %s = %s, want %s", timeout, got, want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,14 +22,40 @@ type Store struct {
 // NewStore loads path, or the embedded default content when path is empty.
 func NewStore(path string, embedded []byte) (*Store, error) {
 	s := &Store{path: path, fallback: embedded}
-	if err := s.Reload(); err != nil {
+	if err := s.load(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Reload reads the file again; on error the running config stays.
-func (s *Store) Reload() error {
+// Reload reads the file again and logs the outcome to logger (nil: no
+// log); on error the running config stays and the reload gauges say so.
+// SIGHUP and /-/reload share it.
+func (s *Store) Reload(logger *slog.Logger) error {
+	err := s.load()
+	if logger == nil {
+		return err
+	}
+	if err != nil {
+		logger.Error("failed to reload config, keeping the running one", "config", s.Source(), "err", err)
+		return err
+	}
+	s.LogLoaded(logger)
+	return nil
+}
+
+// LogLoaded logs the running config's modules, then what it loads with but
+// cannot serve (its Warnings).
+func (s *Store) LogLoaded(logger *slog.Logger) {
+	logger.Info("loaded config", "config", s.Source(), "modules", s.Get().ModuleNames())
+	for _, w := range s.Get().Warnings {
+		logger.Warn(w)
+	}
+}
+
+// load parses and validates the source and swaps the running config only
+// when both succeed; it records the outcome for the reload metrics.
+func (s *Store) load() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var (

@@ -94,7 +94,7 @@ func TestProbeBadRequests(t *testing.T) {
 
 func TestProbeMetricsAndDebug(t *testing.T) {
 	h, _ := newProbe(t)
-	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { _ = c.Close() }) // the verdict shows a failed close
 
 	rec := get(t, h, "target="+target, nil)
 	body := rec.Body.String()
@@ -199,10 +199,13 @@ func TestReloadKeepsOldConfigOnError(t *testing.T) {
 }
 
 // A probe cut short because Prometheus (or curl) went away is no verdict:
-// it must not be counted as one.
+// it must not be counted as one. A probe that finishes afterwards is, so
+// the test finds the counter by its exact name and can fail.
 func TestClientGoneIsNotCounted(t *testing.T) {
 	path := t.TempDir() + "/config.yml"
-	os.WriteFile(path, []byte(testConfig), 0o600)
+	if err := os.WriteFile(path, []byte(testConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	store, err := config.NewStore(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -215,19 +218,43 @@ func TestClientGoneIsNotCounted(t *testing.T) {
 	defer cancel()
 	req := httptest.NewRequest(http.MethodGet, "/probe?target="+target, nil).WithContext(ctx)
 	h.ServeHTTP(httptest.NewRecorder(), req)
+	// The same probe with a client that waits: counted once, as connected.
+	if rec := get(t, h, "target="+target, nil); rec.Code != http.StatusOK {
+		t.Fatalf("probe: status %d %q", rec.Code, rec.Body.String())
+	}
 
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	const name = "tcp_verdict_exporter_probes_total"
+	var total float64
+	found := false
 	for _, mf := range mfs {
-		if mf.GetName() != "tcp_verdict_exporter_probes_total" {
+		if mf.GetName() != name {
 			continue
 		}
+		found = true
 		for _, m := range mf.GetMetric() {
-			if v := m.GetCounter().GetValue(); v != 0 {
-				t.Errorf("a cancelled probe was counted: %v = %v", m.GetLabel(), v)
+			v := m.GetCounter().GetValue()
+			total += v
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			want := 0.0
+			if labels["module"] == "tcp" && labels["class"] == string(verdict.Connected) {
+				want = 1
+			}
+			if v != want {
+				t.Errorf("%s%v = %v, want %v", name, labels, v, want)
 			}
 		}
+	}
+	if !found {
+		t.Fatalf("no metric %s after a finished probe", name)
+	}
+	if total != 1 {
+		t.Errorf("%s sums to %v over all classes, want 1: the cancelled probe was counted", name, total)
 	}
 }

@@ -42,10 +42,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err.Error())
 		return
 	}
-	moduleName := q.Get("module")
-	if moduleName == "" {
-		moduleName = config.DefaultModuleName
-	}
+	moduleName := config.ModuleName(q.Get("module"))
 	module, err := h.Store.Get().Lookup(moduleName)
 	if err != nil {
 		badRequest(w, err.Error())
@@ -87,17 +84,18 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	collector.AppendText(b, &result)
 	w.Header().Set("Content-Type", collector.TextContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	w.Write(b.Bytes())
+	w.Write(b.Bytes()) //nolint:errcheck // the scrape is answered or its client left; nothing to tell either way
 	textBuffers.Put(b)
 }
 
 // textBuffers recycles /probe's response buffers.
 var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// timeout is the smaller of the module's timeout and Prometheus's scrape
-// timeout less the offset: a probe never outlives the scrape.
+// timeout is the smaller of the module's timeout (config's default when it
+// sets none) and Prometheus's scrape timeout less the offset: a probe never
+// outlives the scrape.
 func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error) {
-	timeout := m.Timeout
+	timeout := m.ProbeTimeout()
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
 		secs, err := strconv.ParseFloat(v, 64)
 		if err != nil || secs <= 0 || secs > 1e6 {
@@ -107,12 +105,7 @@ func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error)
 		if scrape > h.TimeoutOffset {
 			scrape -= h.TimeoutOffset
 		}
-		if timeout <= 0 || scrape < timeout {
-			timeout = scrape
-		}
-	}
-	if timeout <= 0 {
-		timeout = prober.DefaultTimeout
+		timeout = min(timeout, scrape)
 	}
 	return timeout, nil
 }
@@ -146,9 +139,9 @@ func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	fmt.Fprintf(&b, "Probing %s with module %s\n\n", r.Target, module)
 	b.WriteString(r.TranscriptText())
 	b.WriteString("\n")
-	report.VerdictBlock(&b, r)
+	b.WriteString(report.VerdictBlock(r))
 	b.WriteString("\nMetrics that would have been returned:\n")
 	collector.AppendText(&b, r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(b.Bytes())
+	w.Write(b.Bytes()) //nolint:errcheck // the client left; nothing to tell
 }

@@ -16,10 +16,6 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// DefaultTimeout bounds a probe whose context has no deadline and whose
-// module sets no timeout.
-const DefaultTimeout = 10 * time.Second
-
 // Options tune one probe.
 type Options struct {
 	// Trace asks for a telnet-style transcript in Result.Transcript. It costs
@@ -58,10 +54,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 	p := &probe{start: time.Now(), trace: opts.Trace}
 	p.res.Target = target
 	p.res.Phases = make([]PhaseDuration, 0, 5)
-	timeout := m.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
-	}
+	timeout := m.ProbeTimeout()
 	if d, ok := ctx.Deadline(); !ok || time.Until(d) > timeout {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -214,7 +207,7 @@ func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {
 	case reason == verdict.LocalError:
 		p.logf("telnet: %v (a failure of this host, not of the network)", p.res.Err)
 	case ev.TimedOut:
-		p.logf("(no answer after %s)", roundDuration(time.Since(p.start)))
+		p.logf("(no answer after %s)", RoundDuration(time.Since(p.start)))
 	}
 	if ev.ICMP != nil {
 		p.logf("ICMP: %s", ev.ICMP)

@@ -112,7 +112,7 @@ func (r *Result) Summary() string {
 	if r.Responder.IsValid() {
 		fmt.Fprintf(&b, " from %s", r.Responder)
 	}
-	fmt.Fprintf(&b, " after %s)", roundDuration(r.Duration))
+	fmt.Fprintf(&b, " after %s)", RoundDuration(r.Duration))
 	return b.String()
 }
 
@@ -125,13 +125,35 @@ func (r *Result) TranscriptText() string {
 	return b.String()
 }
 
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(time.Millisecond)
-	default:
-		return d.Round(time.Microsecond)
+// RoundDuration is the one rounding of a duration shown to people: the
+// transcript, the verdict line, the phases, the hop RTTs and the check
+// command's table. It keeps three significant digits, and no finer than a
+// microsecond: 87µs, 1.1ms, 4.61ms, 500ms, 1.23s. It lives here, not in
+// report, because the transcript is written while the probe runs and
+// prober does not import report (data flows prober -> report).
+func RoundDuration(d time.Duration) time.Duration {
+	unit := time.Duration(1)
+	for d/unit >= 1000 {
+		unit *= 10
 	}
+	return d.Round(max(unit, time.Microsecond))
+}
+
+// HopRuns groups the path trace as people read it: each hop that answered
+// alone, each run of consecutive silent TTLs together ("2-16  *"). The
+// runs are sub-slices of r.Hops, in TTL order; nil when no trace ran.
+func (r *Result) HopRuns() [][]Hop {
+	var runs [][]Hop
+	hops := r.Hops
+	for i := 0; i < len(hops); i++ {
+		j := i
+		if !hops[i].Answered() {
+			for j+1 < len(hops) && !hops[j+1].Answered() {
+				j++
+			}
+		}
+		runs = append(runs, hops[i:j+1])
+		i = j
+	}
+	return runs
 }

@@ -84,38 +84,53 @@ func (p *probe) session(conn net.Conn, tcp config.TCPProbe) {
 		p.hold(conn, nil, 0, peer) // connect only: nothing to read
 		return
 	}
-	tap := &bannerTap{r: conn}
-	var rw io.ReadWriter = struct {
-		io.Reader
-		io.Writer
-	}{tap, conn}
-	defer func() { p.res.Banner = tap.banner() }()
+	s := newStream(conn)
+	defer func() { p.res.Banner = s.tap.banner() }()
 
 	if tcp.TLS {
-		tlsConn, ok := p.startTLS(conn, tap, tcp.TLSConfig)
+		tlsConn, ok := p.startTLS(s, tcp.TLSConfig)
 		if !ok {
 			return
 		}
-		rw = tlsConn
+		s.upgrade(tlsConn)
 	}
-	br := bufio.NewReaderSize(rw, maxLineRead)
 	if len(tcp.QueryResponse) > 0 {
 		start := time.Now()
-		ok := p.query(conn, &rw, &br, tap, tcp)
+		ok := p.query(s, tcp)
 		p.phase(PhaseQuery, start)
 		if !ok {
 			p.holdSkipped()
 			return
 		}
 	}
-	p.hold(conn, br, tcp.Hold, peer)
+	p.hold(conn, s.r, tcp.Hold, peer)
+}
+
+// stream is the session's two directions as the query_response script
+// sees them: reads through the banner tap and a line buffer, writes to the
+// raw connection until a TLS handshake (tls or starttls) replaces both.
+type stream struct {
+	conn net.Conn // the raw connection, under any TLS
+	tap  *bannerTap
+	r    *bufio.Reader
+	w    io.Writer
+}
+
+func newStream(conn net.Conn) *stream {
+	tap := &bannerTap{r: conn}
+	return &stream{conn: conn, tap: tap, r: bufio.NewReaderSize(tap, maxLineRead), w: conn}
+}
+
+// upgrade moves both directions onto a TLS connection over s.conn.
+func (s *stream) upgrade(tlsConn *tls.Conn) {
+	s.r, s.w = bufio.NewReaderSize(tlsConn, maxLineRead), tlsConn
 }
 
 func (p *probe) holdSkipped() { p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold}) }
 
-// startTLS runs a TLS handshake over conn; the banner tap keeps seeing the
-// raw bytes so a plaintext "Access denied" still shows.
-func (p *probe) startTLS(conn net.Conn, tap *bannerTap, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
+// startTLS runs a TLS handshake over the raw connection; the banner tap
+// keeps seeing the raw bytes so a plaintext "Access denied" still shows.
+func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
 	start := time.Now()
 	defer p.phase(PhaseTLS, start)
 	tlsCfg, err := promconfig.NewTLSConfig(&cfg)
@@ -128,7 +143,7 @@ func (p *probe) startTLS(conn net.Conn, tap *bannerTap, cfg promconfig.TLSConfig
 	if tlsCfg.ServerName == "" && !p.res.Target.IP.IsValid() {
 		tlsCfg.ServerName = p.res.Target.Host
 	}
-	tlsConn := tls.Client(tappedConn{conn, tap}, tlsCfg)
+	tlsConn := tls.Client(tappedConn{s.conn, s.tap}, tlsCfg)
 	if err := tlsConn.Handshake(); err != nil {
 		p.res.Failure = fmt.Sprintf("tls handshake: %v", err)
 		if !p.sessionEnded(err) {
@@ -151,13 +166,13 @@ type tappedConn struct {
 func (c tappedConn) Read(b []byte) (int, error) { return c.tap.Read(b) }
 
 // query runs blackbox_exporter's query_response steps.
-func (p *probe) query(conn net.Conn, rw *io.ReadWriter, br **bufio.Reader, tap *bannerTap, tcp config.TCPProbe) bool {
+func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
 	for i, qr := range tcp.QueryResponse {
 		var match []int
 		var line string
 		if qr.Expect.Regexp != nil {
 			var err error
-			line, match, err = expectLine(*br, qr.Expect)
+			line, match, err = expectLine(s.r, qr.Expect)
 			if err != nil {
 				p.res.FailedDueToRegex = true
 				p.res.Failure = fmt.Sprintf("query_response[%d]: expected %q: %v", i, qr.Expect.String(), err)
@@ -172,7 +187,7 @@ func (p *probe) query(conn net.Conn, rw *io.ReadWriter, br **bufio.Reader, tap *
 			}
 		}
 		if qr.ExpectBytes != "" {
-			if err := expectBytes(*br, []byte(qr.ExpectBytes)); err != nil {
+			if err := expectBytes(s.r, []byte(qr.ExpectBytes)); err != nil {
 				p.res.FailedDueToRegex = true
 				p.res.Failure = fmt.Sprintf("query_response[%d]: expected bytes %q: %v", i, qr.ExpectBytes, err)
 				p.logf("(expected bytes %q, got: %v)", qr.ExpectBytes, err)
@@ -186,19 +201,18 @@ func (p *probe) query(conn net.Conn, rw *io.ReadWriter, br **bufio.Reader, tap *
 				send = string(qr.Expect.ExpandString(nil, send, line, match))
 			}
 			p.logf("> %s", sanitize([]byte(send)))
-			if _, err := fmt.Fprintf(*rw, "%s\n", send); err != nil {
+			if _, err := fmt.Fprintf(s.w, "%s\n", send); err != nil {
 				p.res.Failure = fmt.Sprintf("query_response[%d]: sending: %v", i, err)
 				p.sessionEnded(err)
 				return false
 			}
 		}
 		if qr.StartTLS {
-			tlsConn, ok := p.startTLS(conn, tap, tcp.TLSConfig)
+			tlsConn, ok := p.startTLS(s, tcp.TLSConfig)
 			if !ok {
 				return false
 			}
-			*rw = tlsConn
-			*br = bufio.NewReaderSize(tlsConn, maxLineRead)
+			s.upgrade(tlsConn)
 		}
 	}
 	return true
@@ -238,8 +252,10 @@ func expectBytes(br *bufio.Reader, want []byte) error {
 	return nil
 }
 
-// hold reads until the hold time ends: EOF means the peer closed the session
-// (FIN), ECONNRESET that it reset it; silence or data means it stays up.
+// hold reads br until the hold time ends: EOF means the peer closed the
+// session (FIN), ECONNRESET or EPIPE that it reset it (sessionEnded);
+// silence or data means it stays up. br is nil when there is nothing to
+// read (hold 0).
 func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer netip.Addr) {
 	start := time.Now()
 	defer p.phase(PhaseHold, start)
@@ -271,7 +287,7 @@ func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer n
 		}
 		if isTimeout(err) {
 			p.verdict(verdict.SynAck, peer, nil)
-			p.logf("(session still up after %s hold)", roundDuration(time.Since(start)))
+			p.logf("(session still up after %s hold)", RoundDuration(time.Since(start)))
 			return
 		}
 		p.sessionEnded(err)

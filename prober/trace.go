@@ -113,7 +113,7 @@ func (p *probe) tracePath(ctx context.Context, tcp config.TCPProbe, addr netip.A
 	}
 	shown := wait.Round(10 * time.Millisecond) // the connect took a little of it
 	if wait < 10*time.Millisecond {
-		shown = roundDuration(wait)
+		shown = RoundDuration(wait)
 	}
 	p.logPath("traceroute to %s port %d (TCP SYN), %d hops max, %s wait", addr.Addr(), addr.Port(), tr.MaxHops, shown)
 	hops, err := traceRoute(ctx, src, addr, tr.MaxHops, wait)
@@ -138,20 +138,14 @@ func (p *probe) logHops() {
 	if !p.trace {
 		return
 	}
-	hops := p.res.Hops
-	for i := 0; i < len(hops); i++ {
-		h := hops[i]
+	for _, run := range p.res.HopRuns() {
+		h := run[0]
 		if !h.Answered() {
-			j := i
-			for j+1 < len(hops) && !hops[j+1].Answered() {
-				j++
-			}
-			if j > i {
-				p.logPath("%2d-%d  *", h.TTL, hops[j].TTL)
+			if len(run) > 1 {
+				p.logPath("%2d-%d  *", h.TTL, run[len(run)-1].TTL)
 			} else {
 				p.logPath("%2d  *", h.TTL)
 			}
-			i = j
 			continue
 		}
 		line := fmt.Sprintf("%2d  %s  %.3f ms", h.TTL, h.Addr, float64(h.RTT.Microseconds())/1000)

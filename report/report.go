@@ -1,13 +1,14 @@
-// Package report writes a probe Result for people: the telnet-style
-// transcript and the verdict block with its meaning and who fixes it. The
-// /probe debug output and the check command share it.
+// Package report renders a probe Result for people: the verdict block with
+// its meaning and who fixes it, the path trace's hop table, durations
+// (Duration) and aligned columns (Key, Columns). The /probe debug output
+// and the check command use it rather than laying text out themselves.
 package report
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -16,10 +17,12 @@ import (
 // KeyWidth is the width of the key column of the verdict block.
 const KeyWidth = 9
 
-// VerdictBlock writes the verdict, its evidence, the phase timings, what it
-// means and whom to ask, as aligned "key  value" lines.
-func VerdictBlock(w io.Writer, r *prober.Result) {
-	Rows(r, func(k, v string) { fmt.Fprintf(w, "%-*s %s\n", KeyWidth, k, v) })
+// VerdictBlock is the verdict, its evidence, the phase timings, what it
+// means and whom to ask, as aligned "key value" lines.
+func VerdictBlock(r *prober.Result) string {
+	var b strings.Builder
+	Rows(r, func(k, v string) { b.WriteString(Key(k) + " " + v + "\n") })
+	return b.String()
 }
 
 // Rows calls row with each key and value of the verdict block, in order:
@@ -66,21 +69,14 @@ func Ask(ci verdict.ClassInfo, r *prober.Result) string {
 func Phases(r *prober.Result) string {
 	parts := make([]string, 0, len(r.Phases))
 	for _, p := range r.Phases {
-		parts = append(parts, fmt.Sprintf("%s %s", p.Phase, round(p.Duration)))
+		parts = append(parts, fmt.Sprintf("%s %s", p.Phase, Duration(p.Duration)))
 	}
 	return strings.Join(parts, ", ")
 }
 
-func round(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(10 * time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	default:
-		return d.Round(time.Microsecond)
-	}
-}
+// Duration renders a duration as every people-facing output does, by
+// prober.RoundDuration's one rule.
+func Duration(d time.Duration) string { return prober.RoundDuration(d).String() }
 
 // Path sums the path trace up in one sentence: where the traffic was last
 // seen, and whether a hop stopped it.
@@ -111,23 +107,52 @@ func HopRows(r *prober.Result) [][]string {
 		return nil
 	}
 	rows := [][]string{{"TTL", "ADDRESS", "RTT", "ANSWER"}}
-	hops := r.Hops
-	for i := 0; i < len(hops); i++ {
-		h := hops[i]
+	for _, run := range r.HopRuns() {
+		h := run[0]
 		if h.Answered() {
-			rows = append(rows, []string{fmt.Sprint(h.TTL), h.Addr.String(), round(h.RTT).String(), h.Answer()})
+			rows = append(rows, []string{fmt.Sprint(h.TTL), h.Addr.String(), Duration(h.RTT), h.Answer()})
 			continue
 		}
-		j := i
-		for j+1 < len(hops) && !hops[j+1].Answered() {
-			j++
-		}
 		ttl := fmt.Sprint(h.TTL)
-		if j > i {
-			ttl += fmt.Sprintf("-%d", hops[j].TTL)
+		if len(run) > 1 {
+			ttl += fmt.Sprintf("-%d", run[len(run)-1].TTL)
 		}
 		rows = append(rows, []string{ttl, "*", "", h.Answer()})
-		i = j
 	}
 	return rows
+}
+
+// Key pads a key of the verdict block to the block's key column.
+func Key(k string) string { return fmt.Sprintf("%-*s", KeyWidth, k) }
+
+// Columns lays rows out as a table, columns two spaces apart and the last
+// one unpadded, and returns its lines. Widths count runes, so a styled
+// cell still lines up: style, when not nil, is applied to each cell's text
+// before its padding (a terminal's colour codes take no columns).
+func Columns(rows [][]string, style func(row, col int, cell string) string) []string {
+	if len(rows) == 0 {
+		return nil
+	}
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for c, cell := range row {
+			width[c] = max(width[c], utf8.RuneCountInString(cell))
+		}
+	}
+	lines := make([]string, len(rows))
+	for n, row := range rows {
+		var b strings.Builder
+		for c, cell := range row {
+			pad := ""
+			if c < len(row)-1 {
+				pad = strings.Repeat(" ", width[c]-utf8.RuneCountInString(cell)+2)
+			}
+			if style != nil {
+				cell = style(n, c, cell)
+			}
+			b.WriteString(cell + pad)
+		}
+		lines[n] = b.String()
+	}
+	return lines
 }

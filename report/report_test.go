@@ -42,3 +42,24 @@ func TestPath(t *testing.T) {
 		t.Errorf("HopRows = %q, want header, hop 1, then one row for 2-4", rows)
 	}
 }
+
+func TestColumns(t *testing.T) {
+	rows := [][]string{{"TTL", "RTT", "ANSWER"}, {"1", "1.1ms", "time-exceeded"}, {"2-16", "", "no answer"}}
+	got := Columns(rows, func(n, c int, cell string) string {
+		if n == 1 && c == 1 {
+			return "[" + cell + "]" // styling takes no width
+		}
+		return cell
+	})
+	want := []string{
+		"TTL   RTT    ANSWER",
+		"1     [1.1ms]  time-exceeded",
+		"2-16         no answer",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Columns =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if Key("ask") != "ask      " {
+		t.Errorf("Key(ask) = %q, want it padded to %d", Key("ask"), KeyWidth)
+	}
+}
