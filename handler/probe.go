@@ -64,7 +64,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug})
-	if r.Context().Err() != nil {
+	if clientGone(r.Context()) {
 		// The client went away mid-probe: the cut-short probe is no
 		// verdict, so it is neither counted nor answered.
 		h.Logger.Debug("client went away during the probe", "target", target.String(), "module", moduleName)
@@ -144,4 +144,15 @@ func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	collector.AppendText(&b, r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(b.Bytes()) //nolint:errcheck // the client left; nothing to tell
+}
+
+// clientGone reports whether the request's context has ended. A deadline
+// that has passed counts even before the context's timer cancels it: the
+// probe's sockets share that deadline and may notice it first.
+func clientGone(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
