@@ -116,7 +116,11 @@ func TestImage(t *testing.T) {
 	args := append([]string{"run", "--detach", "--name", name, "--network", "host", "--cap-drop=ALL", "--read-only"}, runFlags...)
 	args = append(append(append(args, ref), img.Config.Cmd...), "--web.listen-address="+listen)
 	started := time.Now()
-	t.Cleanup(func() { podman(context.Background(), t, "rm", "--force", "--time", "2", name) })
+	t.Cleanup(func() {
+		if _, err := podman(context.Background(), t, "rm", "--force", "--time", "2", name); err != nil {
+			t.Errorf("removing container %s: %v", name, err)
+		}
+	})
 	if _, err := podman(ctx, t, args...); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +235,11 @@ func checkFiles(ctx context.Context, t *testing.T, ref string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer podman(context.Background(), t, "image", "unmount", ref)
+	defer func() {
+		if _, err := podman(context.Background(), t, "image", "unmount", ref); err != nil {
+			t.Errorf("unmounting image %s: %v", ref, err)
+		}
+	}()
 	dir := strings.TrimSpace(out)
 	for file, want := range map[string]string{
 		"etc/ssl/certs/ca-certificates.crt": "-----BEGIN CERTIFICATE-----",
