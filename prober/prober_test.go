@@ -42,24 +42,26 @@ func probeTarget(t *testing.T, target string, m config.Module) Result {
 	return r
 }
 
+// The test servers here ignore their write and close errors: the prober on
+// the other end may have gone already, and its verdict is what is checked.
 func TestLoopbackVerdicts(t *testing.T) {
 	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	banner := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
+		_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n"))
 		testnet.KeepOpen(c)
 	})
-	fin := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	fin := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { _ = c.Close() })
 	rst := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		c.SetLinger(0) // close with RST
-		c.Close()
+		_ = c.SetLinger(0) // close with RST
+		_ = c.Close()
 	})
 	denied := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		c.Write([]byte("Access denied\x07\r\n"))
-		c.Close()
+		_, _ = c.Write([]byte("Access denied\x07\r\n"))
+		_ = c.Close()
 	})
 	lateClose := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		time.Sleep(100 * time.Millisecond)
-		c.Close()
+		_ = c.Close()
 	})
 	refused := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	silent6 := testnet.Serve(t, "tcp6", "[::1]:0", testnet.KeepOpen)
@@ -146,17 +148,17 @@ func TestHoldIsCutByDeadline(t *testing.T) {
 
 func TestQueryResponse(t *testing.T) {
 	ssh := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"))
+		_, _ = c.Write([]byte("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"))
 		buf := make([]byte, 128)
 		n, _ := c.Read(buf)
 		if strings.HasPrefix(string(buf[:n]), "PONG 9.2p1") {
-			c.Write([]byte("OK\r\n"))
+			_, _ = c.Write([]byte("OK\r\n"))
 		}
 		testnet.KeepOpen(c)
 	})
 	deniedAfterBanner := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		c.Write([]byte("220 hello\r\n"))
-		c.Close()
+		_, _ = c.Write([]byte("220 hello\r\n"))
+		_ = c.Close()
 	})
 	cases := []struct {
 		name        string
@@ -214,11 +216,11 @@ func TestTLS(t *testing.T) {
 	tlsServer := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		s := tls.Server(c, cfg)
 		if s.Handshake() == nil {
-			s.Write([]byte("+OK ready\r\n"))
+			_, _ = s.Write([]byte("+OK ready\r\n"))
 		}
 		testnet.KeepOpen(c)
 	})
-	plain := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { c.Close() })
+	plain := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { _ = c.Close() })
 
 	insecure := "    tcp:\n      hold: 100ms\n      tls: true\n      tls_config: {insecure_skip_verify: true}\n      query_response:\n        - expect: \"^\\\\+OK\"\n"
 	r := probeTarget(t, tlsServer, module(t, insecure))

@@ -21,7 +21,9 @@ func serveAndStop(t *testing.T, srv Server, n int, mode Mode) {
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
-		c.Close()
+		if err := c.Close(); err != nil {
+			t.Fatalf("close %d: %v", i, err)
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Close() }()
