@@ -148,8 +148,10 @@ func (c Probe) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// addrHash matches blackbox_exporter's probe_ip_addr_hash: FNV-32a of the
-// address text, 0 when nothing was resolved.
+// addrHash is FNV-32a of the resolved address's text form (such as
+// "10.0.0.1"), 0 when nothing was resolved. It changes when the address
+// does, which is what the metric is for, but it is not blackbox_exporter's
+// number for the same address: blackbox hashes the address's bytes.
 func addrHash(r *prober.Result) float64 {
 	if !r.Addr.IsValid() {
 		return 0

@@ -33,7 +33,7 @@ func AppendText(b *bytes.Buffer, r *prober.Result) {
 			b.WriteString("# HELP ")
 			b.WriteString(s.fam.name)
 			b.WriteByte(' ')
-			helpEscaper.WriteString(b, s.fam.help)
+			_, _ = helpEscaper.WriteString(b, s.fam.help) // a bytes.Buffer write cannot fail
 			b.WriteString("\n# TYPE ")
 			b.WriteString(s.fam.name)
 			b.WriteString(" gauge\n")
@@ -47,7 +47,7 @@ func AppendText(b *bytes.Buffer, r *prober.Result) {
 				}
 				b.WriteString(s.fam.labels[i])
 				b.WriteString(`="`)
-				valueEscaper.WriteString(b, v)
+				_, _ = valueEscaper.WriteString(b, v) // a bytes.Buffer write cannot fail
 				b.WriteByte('"')
 			}
 			b.WriteByte('}')

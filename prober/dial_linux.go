@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -35,7 +36,7 @@ func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, w
 	}
 	sa, err := sockaddrZone(dst)
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // the dial already failed; that error is reported
 		return nil, netip.Addr{}, localEvidence("connect", err), os.NewSyscallError("connect", err)
 	}
 	switch err := unix.Connect(fd, sa); {
@@ -43,37 +44,40 @@ func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, w
 	default:
 		// Answered before connect() returned (loopback, our own kernel).
 		ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), ICMP: (&errQueue{fd: fd}).read()}
-		unix.Close(fd)
+		_ = unix.Close(fd) // the dial already failed; that error is reported
 		return nil, netip.Addr{}, ev, os.NewSyscallError("connect", err)
 	}
 
 	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: joins the runtime's poller
 	if d, ok := ctx.Deadline(); ok {
-		f.SetWriteDeadline(d)
+		if err := f.SetWriteDeadline(d); err != nil { // not pollable: the wait could never end
+			_ = f.Close() // the set-up error is the one to report
+			return nil, netip.Addr{}, localEvidence("connect", err), fmt.Errorf("arming the connect deadline: %w", err)
+		}
 	}
-	stop := context.AfterFunc(ctx, func() { f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
+	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
 	connErr := waitConnected(f)
 	stop()
 	if connErr != nil {
 		var ev verdict.DialEvidence
 		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) {
+			_ = rc.Control(func(fd uintptr) { // f is open, so Control runs
 				ev = verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(connErr), ICMP: (&errQueue{fd: int(fd)}).read()}
 			})
 		}
 		ev.TimedOut = errors.Is(connErr, os.ErrDeadlineExceeded)
-		f.Close()
+		_ = f.Close() // the dial already failed; that error is reported
 		if ev.TimedOut && ctx.Err() != nil {
 			connErr = ctx.Err()
 		}
 		return nil, netip.Addr{}, ev, connErr
 	}
-	f.SetWriteDeadline(time.Time{})
+	_ = f.SetWriteDeadline(time.Time{}) // f is open and pollable: cannot fail
 	c := &tcpConn{File: f, remote: net.TCPAddrFromAddrPort(dst)}
 	var local netip.Addr
 	if wantLocal {
 		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { local = (&errQueue{fd: int(fd)}).localAddr() })
+			_ = rc.Control(func(fd uintptr) { local = (&errQueue{fd: int(fd)}).localAddr() }) // f is open, so Control runs
 		}
 	}
 	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
@@ -135,7 +139,7 @@ func armedSocket(src netip.Addr, dst netip.AddrPort, setup func(fd int) error) (
 		}
 	}
 	if err != nil {
-		unix.Close(fd)
+		_ = unix.Close(fd) // the set-up error is the one to report
 		return -1, err
 	}
 	return fd, nil

@@ -69,7 +69,7 @@ func checkHostname(h string) error {
 			return fmt.Errorf("host %q is not a valid name (a label starts or ends with '-')", h)
 		}
 		for _, c := range label {
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
 				return fmt.Errorf("host %q is not a valid name or IP address (character %q)", h, c)
 			}
 		}

@@ -3,6 +3,7 @@ package prober
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"syscall"
@@ -14,7 +15,7 @@ import (
 )
 
 // traceRoute is an unprivileged TCP traceroute (Linux ≥ 5.8; see
-// KERNEL-NOTES.md): one non-blocking TCP socket per TTL from 1 to maxHops,
+// docs/kernel-evidence.md, "Unprivileged TCP traceroute"): one non-blocking TCP socket per TTL from 1 to maxHops,
 // each with its ICMP error queue armed and its TTL (hop limit) set, sends
 // its SYN with connect(), all at once. A router whose TTL runs out answers
 // with ICMP time-exceeded, a hop that rejects with its unreachable or
@@ -33,13 +34,13 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 	sockets := make([]*traceSocket, 0, maxHops)
 	defer func() {
 		for _, s := range sockets {
-			s.f.Close() // SO_LINGER 0: a connected one ends with RST
+			_ = s.f.Close() // SO_LINGER 0: a connected one ends with RST
 		}
 	}()
 	results := make(chan Hop, maxHops)
 	stop := func() {
 		for _, s := range sockets {
-			s.f.SetWriteDeadline(time.Unix(1, 0)) // wakes its watcher
+			_ = s.f.SetWriteDeadline(time.Unix(1, 0)) // wakes its watcher
 		}
 	}
 	collect := func(n int) {
@@ -56,7 +57,11 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 		}
 		sockets = append(sockets, s)
 		// Set before the watcher starts, so that stop() always wins.
-		s.f.SetWriteDeadline(deadline)
+		if err := s.f.SetWriteDeadline(deadline); err != nil { // its watcher could wait forever
+			stop()
+			collect(len(sockets) - 1) // this one's watcher never started
+			return nil, fmt.Errorf("trace socket for TTL %d: %w", ttl, err)
+		}
 		go s.watch(results)
 	}
 
@@ -121,7 +126,7 @@ func openTraceSocket(src netip.Addr, dst netip.AddrPort, ttl int) (*traceSocket,
 	keep := false
 	defer func() {
 		if !keep {
-			unix.Close(fd)
+			_ = unix.Close(fd)
 		}
 	}()
 	sa, err := sockaddrZone(dst)
@@ -183,7 +188,8 @@ const (
 func (s *traceSocket) inspect(fd int, h *Hop) bool {
 	// The state first: one that has left SYN_SENT without an error has
 	// completed the handshake. Then SO_ERROR, before the queue, whose
-	// reading clears the pending error (KERNEL-NOTES.md).
+	// reading clears the pending error (docs/kernel-evidence.md, "The ICMP
+	// error queue").
 	state := uint8(tcpSynSent)
 	if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 		state = info.State

@@ -95,7 +95,8 @@ func localICMP(r Reason) Reason {
 
 // ClassifyDial turns the evidence of a failed dial into a reason. The ICMP
 // message, when there is one, wins over errno: errno folds many ICMP codes
-// into one value (KERNEL-NOTES.md), and a timed-out dial may still have
+// into one value (docs/kernel-evidence.md, "What connect() reports for
+// each failure"), and a timed-out dial may still have
 // collected an ICMP the kernel only recorded as a soft error.
 func ClassifyDial(e DialEvidence) Reason {
 	if e.Syscall != "" && e.Syscall != "connect" {

@@ -43,7 +43,9 @@ func main() {
 	case <-time.After(*maxRun):
 		fmt.Fprintf(os.Stderr, "target: -max-run %s reached, stopping\n", *maxRun)
 	}
-	t.Close()
+	if err := t.Close(); err != nil {
+		fatal(err)
+	}
 }
 
 func fatal(err error) {

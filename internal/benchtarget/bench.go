@@ -23,7 +23,11 @@ func Listener(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { srv.Close() })
+	b.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			b.Error(err)
+		}
+	})
 	return srv.Addr()
 }
 

@@ -94,9 +94,9 @@ func (t *Target) serve() {
 			if tc, ok := c.(*net.TCPConn); ok {
 				_ = tc.SetLinger(0)
 			}
-			c.Close()
+			_ = c.Close()
 		case Close:
-			c.Close()
+			_ = c.Close()
 		case Hold:
 			t.wg.Add(1)
 			go func() {
@@ -108,7 +108,7 @@ func (t *Target) serve() {
 				if tc, ok := c.(*net.TCPConn); ok {
 					_ = tc.SetLinger(0)
 				}
-				c.Close()
+				_ = c.Close()
 			}()
 		}
 	}

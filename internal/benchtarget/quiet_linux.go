@@ -32,7 +32,7 @@ func ListenQuiet() (Server, error) {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
 	fail := func(call string, err error) (Server, error) {
-		syscall.Close(fd)
+		_ = syscall.Close(fd) // the first error is the one to report
 		return nil, fmt.Errorf("%s: %w", call, err)
 	}
 	// Accepted sockets inherit SO_LINGER and SO_RCVTIMEO from the listener:
@@ -98,7 +98,7 @@ func (q *quiet) serve() {
 				break // EOF: the dialler closed
 			}
 		}
-		syscall.Close(int(nfd)) // an RST, by the inherited SO_LINGER 0
+		_ = syscall.Close(int(nfd)) // an RST, by the inherited SO_LINGER 0
 	}
 }
 

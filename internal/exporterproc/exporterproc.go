@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -34,7 +33,12 @@ func Build(dir string) (string, error) {
 	}
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go") // sudo may drop PATH
+		// sudo's secure_path may drop Go's folder: try $GOROOT, then
+		// where Go's own installer puts it (scripts/test.sh does the same).
+		goTool = "/usr/local/go/bin/go"
+		if root := os.Getenv("GOROOT"); root != "" {
+			goTool = filepath.Join(root, "bin", "go")
+		}
 	}
 	bin := filepath.Join(dir, "tcp_verdict_exporter")
 	cmd := exec.Command(goTool, "build", "-o", bin, ".")
@@ -140,12 +144,12 @@ func (p *Process) Stop(grace time.Duration) (killed bool) {
 		return false
 	default:
 	}
-	p.Cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM) // it may have exited meanwhile; done tells
 	select {
 	case <-p.done:
 		return false
 	case <-time.After(grace):
-		p.Cmd.Process.Kill()
+		_ = p.Cmd.Process.Kill() // it may have exited meanwhile; done tells
 		<-p.done
 		return true
 	}
@@ -186,7 +190,7 @@ func get200(ctx context.Context, client *http.Client, url string, attempt time.D
 	if err != nil {
 		return false, err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters
 	if resp.StatusCode != http.StatusOK {
 		return false, fmt.Errorf("HTTP %s", resp.Status)
 	}

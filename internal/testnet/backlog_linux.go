@@ -20,7 +20,7 @@ func FullBacklog(t testing.TB) netip.AddrPort {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { unix.Close(fd) })
+	t.Cleanup(func() { _ = unix.Close(fd) })
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func FullBacklog(t testing.TB) netip.AddrPort {
 		if err != nil {
 			t.Fatalf("filling the accept queue: %v", err)
 		}
-		t.Cleanup(func() { c.Close() })
+		t.Cleanup(func() { _ = c.Close() })
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the accept queue does not fill")

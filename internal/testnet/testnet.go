@@ -26,7 +26,7 @@ func Serve(t testing.TB, network, addr string, handle func(*net.TCPConn)) string
 // in its own goroutine, and ln is closed when the test ends. It returns
 // ln's address.
 func Accept(t testing.TB, ln net.Listener, handle func(*net.TCPConn)) string {
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { _ = ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -45,7 +45,7 @@ func KeepOpen(c *net.TCPConn) {
 	buf := make([]byte, 64)
 	for {
 		if _, err := c.Read(buf); err != nil {
-			c.Close()
+			_ = c.Close()
 			return
 		}
 	}
@@ -61,6 +61,8 @@ func ClosedPort(t testing.TB, network, addr string) string {
 		t.Fatal(err)
 	}
 	a := ln.Addr().String()
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err) // the port might still be listened on
+	}
 	return a
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -95,8 +96,7 @@ func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait ti
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := e.WaitReady(ctx, e.client, "http://"+listen+"/-/healthy", 200*time.Millisecond); err != nil {
-		e.stop()
-		return nil, err
+		return nil, errors.Join(err, e.stop())
 	}
 	return e, nil
 }
@@ -190,7 +190,7 @@ func (e *exporter) fetchProbe(target, module string, debug bool) (string, error)
 	if err != nil {
 		return "", err
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // read to the end below; its errors come from ReadAll
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return "", err

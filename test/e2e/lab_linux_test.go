@@ -89,7 +89,6 @@ func (f family) defaultRoute() string {
 }
 
 // The addresses scenarios refer to.
-func (f family) client() string     { return f.addr(1, 2) }
 func (f family) r1Client() string   { return f.addr(1, 1) } // r1's ICMP comes from here
 func (f family) r2() string         { return f.addr(2, 2) } // r2's ICMP comes from here
 func (f family) server() string     { return f.addr(3, 2) }

@@ -42,7 +42,7 @@ func (td *teardown) add(what string, undo func() error) {
 	td.mu.Lock()
 	defer td.mu.Unlock()
 	if td.closed {
-		undo()
+		_ = undo() // after final(): nobody is left to report to
 		return
 	}
 	td.steps = append(td.steps, teardownStep{what, undo})
@@ -121,7 +121,7 @@ func inNS(ns string, f func() error) error {
 			return
 		}
 		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		unix.Close(fd)
+		_ = unix.Close(fd) // read-only; Setns's error is the one that matters
 		if err != nil {
 			errc <- fmt.Errorf("joining namespace %s: %w", ns, err)
 			return

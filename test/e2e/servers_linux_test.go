@@ -37,7 +37,7 @@ func (s *servers) Close() error {
 	s.closers = nil
 	s.mu.Unlock()
 	for _, c := range cs {
-		c.Close()
+		_ = c.Close() // a handler may have closed it already
 	}
 	s.wg.Wait()
 	return nil
@@ -46,25 +46,28 @@ func (s *servers) Close() error {
 // serverBehaviour is what a listener does with each connection it accepts.
 type serverBehaviour func(s *servers, c *net.TCPConn)
 
+// The behaviours ignore their write and close errors: the prober on the
+// other end may have gone already, and its verdict is what the tests check.
+
 var (
 	// silent accepts and stays silent: telnet shows "Connected".
 	silent serverBehaviour = func(s *servers, c *net.TCPConn) { s.keep(c) }
 	// banner sends a greeting and keeps the session open.
 	banner serverBehaviour = func(s *servers, c *net.TCPConn) {
-		c.Write([]byte("SSH-2.0-tve_lab\r\n"))
+		_, _ = c.Write([]byte("SSH-2.0-tve_lab\r\n"))
 		s.keep(c)
 	}
 	// closeFIN closes at once: a FIN.
-	closeFIN serverBehaviour = func(_ *servers, c *net.TCPConn) { c.Close() }
+	closeFIN serverBehaviour = func(_ *servers, c *net.TCPConn) { _ = c.Close() }
 	// closeRST closes with SO_LINGER 0: a RST.
 	closeRST serverBehaviour = func(_ *servers, c *net.TCPConn) {
-		c.SetLinger(0)
-		c.Close()
+		_ = c.SetLinger(0)
+		_ = c.Close()
 	}
 	// accessDenied says so, then closes (FIN), as tcpwrappers-style services do.
 	accessDenied serverBehaviour = func(_ *servers, c *net.TCPConn) {
-		c.Write([]byte("Access denied\r\n"))
-		c.Close()
+		_, _ = c.Write([]byte("Access denied\r\n"))
+		_ = c.Close()
 	}
 )
 
@@ -193,7 +196,7 @@ func (s *servers) serveDNS(ns string, addr netip.AddrPort, zone *dnsZone) error 
 				continue
 			}
 			if resp, ok := zone.answer(buf[:n]); ok {
-				conn.WriteToUDPAddrPort(resp, peer)
+				_, _ = conn.WriteToUDPAddrPort(resp, peer) // a lost answer is a DNS timeout, which tests see
 			}
 		}
 	}()

@@ -313,7 +313,9 @@ func icmpRateLimited(ns string) (map[string]int64, error) {
 		for _, line := range strings.Split(string(snmp6), "\n") {
 			if f := strings.Fields(line); len(f) == 2 && strings.HasPrefix(f[0], "Icmp6OutRateLimit") {
 				var v int64
-				fmt.Sscan(f[1], &v)
+				if _, err := fmt.Sscan(f[1], &v); err != nil {
+					return fmt.Errorf("snmp6 %s: %w", f[0], err)
+				}
 				counters[f[0]] = v
 			}
 		}

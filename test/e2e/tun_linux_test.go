@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -22,7 +23,7 @@ import (
 // connect() syscall, while it holds the socket lock, and the kernel then
 // keeps the ICMP only as a soft error (TcpExtLockDroppedIcmps). A packet
 // that crosses this link leaves the kernel and comes back later, as on any
-// real link.
+// real link (docs/kernel-evidence.md, "The socket-lock ICMP race").
 //
 // Each direction has a reader and a writer, each on its own OS thread with
 // real-time priority where the kernel allows it, timing packets with
@@ -55,13 +56,13 @@ func newTUNLink(name, nsA, devA, nsB, devB string, delayAB, delayBA time.Duratio
 	}
 	b, err := openTUN(nsB, devB)
 	if err != nil {
-		unix.Close(a)
+		_ = unix.Close(a) // openTUN's error is the one to report
 		return nil, err
 	}
 	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(a)
-		unix.Close(b)
+		_ = unix.Close(a) // Eventfd's error is the one to report
+		_ = unix.Close(b)
 		return nil, err
 	}
 	l := &tunLink{name: name, fds: [2]int{a, b}, delay: [2]time.Duration{delayAB, delayBA}, stop: stop}
@@ -88,7 +89,7 @@ func openTUN(ns, dev string) (int, error) {
 			err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
 		}
 		if err != nil {
-			unix.Close(fd)
+			_ = unix.Close(fd) // the ioctl's error is the one to report
 			return fmt.Errorf("TUNSETIFF %s in %s: %w", dev, ns, err)
 		}
 		return nil
@@ -108,7 +109,7 @@ func (l *tunLink) lockRealtime() {
 
 func monotonic() unix.Timespec {
 	var ts unix.Timespec
-	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) // fails only for an unknown clock
 	return ts
 }
 
@@ -154,21 +155,24 @@ func (l *tunLink) write(to int, queue <-chan heldPacket) {
 		}
 		for unix.ClockNanosleep(unix.CLOCK_MONOTONIC, unix.TIMER_ABSTIME, &p.due, nil) == unix.EINTR {
 		}
-		unix.Write(dst, p.data)
+		_, _ = unix.Write(dst, p.data) // a packet the device refuses is lost, as on a wire
 	}
 }
 
 // Close stops forwarding and removes both devices.
 func (l *tunLink) Close() error {
+	var err error
 	l.once.Do(func() {
 		l.stopping.Store(true)
-		unix.Write(l.stop, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		if _, werr := unix.Write(l.stop, []byte{1, 0, 0, 0, 0, 0, 0, 0}); werr != nil {
+			err = fmt.Errorf("waking the forwarders of %s: %w", l.name, werr)
+			// The threads stay blocked in read; closing would not wake them.
+			return
+		}
 		l.wg.Wait()
-		unix.Close(l.fds[0])
-		unix.Close(l.fds[1])
-		unix.Close(l.stop)
+		err = errors.Join(unix.Close(l.fds[0]), unix.Close(l.fds[1]), unix.Close(l.stop))
 	})
-	return nil
+	return err
 }
 
 func (l *tunLink) String() string {

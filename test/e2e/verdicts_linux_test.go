@@ -306,7 +306,11 @@ func (l *lab) testRlimit(t *testing.T) {
 	if e == nil {
 		t.Fatalf("the exporter never answered with RLIMIT_NOFILE from %d to %d", max(4, l.idleFiles-3), l.idleFiles+2)
 	}
-	defer e.stop()
+	defer func() {
+		if err := e.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
 	t.Logf("exporter under prlimit --nofile=%d:%d (idle, the unlimited one holds %d descriptors)", nofile, nofile, l.idleFiles)
 	for _, f := range families {
 		for _, target := range []string{

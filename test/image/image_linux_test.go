@@ -289,7 +289,7 @@ func waitHealthy(ctx context.Context, u string) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		resp, err := client.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status matters
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
@@ -319,7 +319,7 @@ func scrape(ctx context.Context, t *testing.T, u string) map[string]*dto.MetricF
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer resp.Body.Close() //nolint:errcheck // the body is read in full below
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: HTTP %s, %v\n%s", u, resp.Status, err, body)
