@@ -3,6 +3,7 @@ module github.com/tcp-verdict/tcp_verdict_exporter/deploy
 go 1.26.8
 
 require (
+	github.com/grafana/grafana-foundation-sdk/go v0.0.22
 	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.95.2
 	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.37.2
