@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -37,7 +38,7 @@ func TestGeneratedManifestsAreCurrent(t *testing.T) {
 			}
 			continue
 		}
-		t.Errorf("deploy/%s differs from what deploy/%s generates (or is missing: %v); run: cd deploy && go test . -update", tc.out, tc.source, err)
+		t.Errorf("deploy/%s differs from what deploy/generate.go makes of %s (or is missing: %v); run: cd deploy && go test . -update", tc.out, strings.TrimPrefix(tc.source, "../"), err)
 	}
 }
 

@@ -331,8 +331,14 @@ func TestManifestsAgree(t *testing.T) {
 	if err != nil || host != svc.Name+"."+s.kust.Namespace+".svc" || p != strconv.Itoa(int(port)) {
 		t.Errorf("Probe prober url %q: want %s.%s.svc:%d", probe.Spec.ProberSpec.URL, svc.Name, s.kust.Namespace, port)
 	}
-	if probe.Spec.ProberSpec.Path != "/probe" || probe.Spec.Module == "" {
-		t.Errorf("Probe: path %q module %q: want /probe and a module", probe.Spec.ProberSpec.Path, probe.Spec.Module)
+	var cfg struct {
+		Modules map[string]any `json:"modules"`
+	}
+	if err := yaml.Unmarshal(config, &cfg); err != nil {
+		t.Fatalf("%s: %v", ConfigFile, err)
+	}
+	if _, ok := cfg.Modules[probe.Spec.Module]; probe.Spec.ProberSpec.Path != "/probe" || !ok {
+		t.Errorf("Probe: path %q module %q: want /probe and a module of %s", probe.Spec.ProberSpec.Path, probe.Spec.Module, ConfigFile)
 	}
 	if sc := probe.Spec.Targets.StaticConfig; sc == nil || len(sc.Targets) == 0 {
 		t.Error("Probe: no static targets")
