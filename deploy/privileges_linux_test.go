@@ -263,7 +263,7 @@ func getInNS(ns, port, path string) (int, string, error) {
 	if r.err != nil {
 		return 0, "", r.err
 	}
-	defer r.conn.Close()
+	defer func() { _ = r.conn.Close() }() // the answer is read in full below
 	if err := r.conn.SetDeadline(time.Now().Add(15 * time.Second)); err != nil {
 		return 0, "", err
 	}
@@ -279,7 +279,7 @@ func getInNS(ns, port, path string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body), err
 }
