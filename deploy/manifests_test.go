@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -377,4 +378,55 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// The shipped rules select jobs by name (mixin.Default's selectors): the
+// Probe's and the ServiceMonitor's job names must be ones they select, or
+// the PrometheusRule would never fire.
+func TestJobNamesMatchTheRules(t *testing.T) {
+	s := load(t)
+	svc := only[*corev1.Service](t, s)
+	sm := only[*monitoringv1.ServiceMonitor](t, s)
+	probe := only[*monitoringv1.Probe](t, s)
+	cfg := mixin.Default()
+
+	exporterJob := svc.Labels[sm.Spec.JobLabel]
+	if sm.Spec.JobLabel == "" || exporterJob == "" {
+		t.Fatalf("ServiceMonitor jobLabel %q names no label of the Service: the job would be the Service's name %q", sm.Spec.JobLabel, svc.Name)
+	}
+	if !selects(t, cfg.ExporterSelector, exporterJob) {
+		t.Errorf("exporter job %q is not selected by exporter_selector %s", exporterJob, cfg.ExporterSelector)
+	}
+	if selects(t, cfg.ProbeSelector, exporterJob) {
+		t.Errorf("exporter job %q is also selected by probe_selector %s", exporterJob, cfg.ProbeSelector)
+	}
+	if !selects(t, cfg.ProbeSelector, probe.Spec.JobName) {
+		t.Errorf("Probe jobName %q is not selected by probe_selector %s", probe.Spec.JobName, cfg.ProbeSelector)
+	}
+}
+
+// selects evaluates a selector made of job matchers (=, !=, =~, !~) on a
+// job name, as Prometheus would (regexps fully anchored).
+func selects(t *testing.T, selector, job string) bool {
+	t.Helper()
+	m := regexp.MustCompile(`^\s*job\s*(=~|!~|!=|=)\s*"([^"]*)"\s*$`)
+	for _, part := range strings.Split(selector, ",") {
+		g := m.FindStringSubmatch(part)
+		if g == nil {
+			t.Fatalf("selector part %q is not a job matcher this test understands", part)
+		}
+		var ok bool
+		switch g[1] {
+		case "=":
+			ok = job == g[2]
+		case "!=":
+			ok = job != g[2]
+		case "=~", "!~":
+			ok = regexp.MustCompile("^(?:"+g[2]+")$").MatchString(job) == (g[1] == "=~")
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
