@@ -26,19 +26,6 @@ const File = "tcp_verdict.json"
 // UID is the dashboard's stable Grafana UID.
 const UID = "tcp-verdict"
 
-// ClassColors are the Grafana colours of the classes: green for connected,
-// warm colours for what the target's owners fix, cool ones for the network
-// and DNS, yellow for the exporter's own failure.
-var ClassColors = map[verdict.Class]string{
-	verdict.Connected:    "green",
-	verdict.ClosedByPeer: "orange",
-	verdict.Refused:      "red",
-	verdict.Firewall:     "purple",
-	verdict.Unreachable:  "dark-purple",
-	verdict.DNSError:     "blue",
-	verdict.Error:        "yellow",
-}
-
 // builder makes the panels of one config.
 type builder struct {
 	cfg mixin.Config
@@ -331,7 +318,7 @@ func classMappings(byIndex bool, text func(verdict.ClassInfo) string) []map[stri
 		if byIndex {
 			key = fmt.Sprint(i)
 		}
-		opts[key] = map[string]any{"text": text(c), "color": ClassColors[c.Class], "index": i}
+		opts[key] = map[string]any{"text": text(c), "color": c.Class.Colour().Grafana, "index": i}
 	}
 	return []map[string]any{{"type": "value", "options": opts}}
 }
@@ -344,7 +331,7 @@ func classOverrides() []Override {
 	for _, c := range verdict.Classes {
 		o = append(o, Override{
 			Matcher:    map[string]any{"id": "byName", "options": string(c.Class)},
-			Properties: []map[string]any{{"id": "color", "value": map[string]any{"mode": "fixed", "fixedColor": ClassColors[c.Class]}}},
+			Properties: []map[string]any{{"id": "color", "value": map[string]any{"mode": "fixed", "fixedColor": c.Class.Colour().Grafana}}},
 		})
 	}
 	return o
