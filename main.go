@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
+	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 )
 
 const (
@@ -46,6 +48,7 @@ var defaultConfig []byte
 const gcPercent = 400
 
 func main() {
+	versionFromBuildInfo()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
@@ -64,6 +67,8 @@ func run(args []string) int {
 	configCheck := serveCmd.Flag("config.check", "Validate the module file, print the result and exit.").Default("false").Bool()
 	timeoutOffset := serveCmd.Flag("timeout-offset", "Seconds subtracted from Prometheus's scrape timeout to leave room for the answer.").Default("0.5").Float64()
 	enablePprof := serveCmd.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Default("false").Bool()
+	historyLimit := serveCmd.Flag("history.limit", "Recent probes (and recently probed targets) the status page keeps; 0 keeps none.").
+		Default(strconv.Itoa(history.DefaultLimit)).Int()
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
 
 	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
@@ -94,7 +99,7 @@ func run(args []string) int {
 			return 0
 		}
 		offset := time.Duration(*timeoutOffset * float64(time.Second))
-		return serve(store, logger, webFlags, offset, *enablePprof)
+		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit))
 	case checkCmd.FullCommand():
 		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
 			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput})
@@ -102,7 +107,7 @@ func run(args []string) int {
 	return 2
 }
 
-func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool) int {
+func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
@@ -110,7 +115,8 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	exp := collector.NewExporter(reg, store)
 
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset})
+	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist})
+	mux.Handle("/transcript", &handler.Transcript{History: hist})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})
 	mux.HandleFunc("/-/healthy", handler.Healthy)
@@ -120,12 +126,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	landing, err := handler.LandingPage(version.Info())
-	if err != nil {
-		logger.Error("building the landing page", "err", err)
-		return 1
-	}
-	mux.Handle("/", landing)
+	mux.Handle("/", &handler.Status{History: hist, Version: version.Info(), Pprof: enablePprof})
 
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	signals := make(chan os.Signal, 1)

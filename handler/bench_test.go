@@ -25,6 +25,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
+	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
 )
 
@@ -36,7 +37,7 @@ const promAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-ut
 	"text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
 
 // benchHandler is the /probe handler as main.go wires it, with the shipped
-// config.yml and an info-level logger writing nowhere.
+// config.yml, an info-level logger writing nowhere and the default history.
 func benchHandler(b *testing.B) *handler.Probe {
 	b.Helper()
 	data, err := os.ReadFile("../config.yml")
@@ -59,6 +60,7 @@ func benchHandler(b *testing.B) *handler.Probe {
 		Exporter:      collector.NewExporter(prometheus.NewRegistry(), store),
 		Logger:        promslog.New(&promslog.Config{Writer: io.Discard}),
 		TimeoutOffset: 500 * time.Millisecond,
+		History:       history.New(history.DefaultLimit),
 	}
 }
 

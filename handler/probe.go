@@ -1,5 +1,6 @@
-// Package handler serves the exporter's HTTP endpoints: /probe, /-/reload
-// and the health checks. It wires config → prober → collector per request.
+// Package handler serves the exporter's HTTP endpoints: /probe, the status
+// page and its transcripts, /-/reload and the health checks. It wires
+// config → prober → collector per request.
 package handler
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/report"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -28,6 +30,9 @@ type Probe struct {
 	// TimeoutOffset is subtracted from Prometheus's scrape timeout so the
 	// answer arrives before Prometheus gives up.
 	TimeoutOffset time.Duration
+	// History records each answered probe for the status page; nil keeps
+	// none.
+	History *history.History
 }
 
 // badRequest answers 400 with a one-line reason.
@@ -71,6 +76,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Exporter.CountProbe(moduleName, result.Class)
+	h.History.Add(moduleName, &result)
 	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.log(moduleName, &result)
 	}

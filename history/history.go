@@ -79,13 +79,12 @@ func (h *History) Add(module string, r *prober.Result) uint64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.lastID++
-	e := Entry{ID: h.lastID, Time: now, Module: module, Result: *r}
 	if len(h.ring) < h.limit {
-		h.ring = append(h.ring, e)
-	} else {
-		h.ring[(e.ID-1)%uint64(h.limit)] = e
+		h.ring = append(h.ring, Entry{})
 	}
-	h.track(&e)
+	e := &h.ring[(h.lastID-1)%uint64(h.limit)]
+	*e = Entry{ID: h.lastID, Time: now, Module: module, Result: *r}
+	h.track(e)
 	return e.ID
 }
 
@@ -101,14 +100,20 @@ func (h *History) track(e *Entry) {
 		h.order.MoveToFront(el)
 		return
 	}
+	var el *list.Element
 	if h.order.Len() >= h.limit {
-		oldest := h.order.Back()
-		c := oldest.Value.(*Current)
+		// The least recently probed target makes room; its element is
+		// reused, so a steady stream of new targets allocates nothing.
+		el = h.order.Back()
+		c := el.Value.(*Current)
 		delete(h.targets, key{c.Target, c.Module})
-		h.order.Remove(oldest)
+		h.order.MoveToFront(el)
+	} else {
+		el = h.order.PushFront(&Current{})
 	}
-	h.targets[k] = h.order.PushFront(&Current{Target: e.Result.Target, Module: e.Module,
-		Class: e.Result.Class, Reason: e.Result.Reason, Since: e.Time, Last: e.Time, LastID: e.ID})
+	*el.Value.(*Current) = Current{Target: e.Result.Target, Module: e.Module,
+		Class: e.Result.Class, Reason: e.Result.Reason, Since: e.Time, Last: e.Time, LastID: e.ID}
+	h.targets[k] = el
 }
 
 // Get returns the entry with the given ID; false when there never was one

@@ -217,3 +217,30 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("recent runs from %d to %d", r[0].ID, r[limit-1].ID)
 	}
 }
+
+// BenchmarkAdd is the history's cost on /probe's hot path: one Add per
+// probe (compare with BenchmarkProbeHandler's tens of µs per probe). The
+// targets cycle through more than the limit, so eviction is measured too.
+func BenchmarkAdd(b *testing.B) {
+	h := New(DefaultLimit)
+	rs := make([]*prober.Result, 2*DefaultLimit)
+	for i := range rs {
+		rs[i] = result(fmt.Sprintf("127.0.0.1:%d", i+1), verdict.Connected)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Add("tcp", rs[i%len(rs)])
+	}
+}
+
+// BenchmarkAddParallel is Add under contention from concurrent probes.
+func BenchmarkAddParallel(b *testing.B) {
+	h := New(DefaultLimit)
+	r := result("127.0.0.1:1", verdict.Connected)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h.Add("tcp", r)
+		}
+	})
+}
