@@ -113,8 +113,8 @@ func TestServeReloadAndShutdown(t *testing.T) {
 	defer cancel()
 	exporter := exporterproc.Run(ctx, t, "exporter", exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr), base+"/-/healthy")
 
-	if code, body := httpGet(t, base+"/"); code != 200 || !strings.Contains(body, `name="target"`) {
-		t.Errorf("landing page: %d, no probe form", code)
+	if code, body := httpGet(t, base+"/"); code != 200 || !strings.Contains(body, `name="target"`) || strings.Contains(body, "debug/pprof") {
+		t.Errorf("landing page: %d, no probe form or a pprof link while pprof is off", code)
 	}
 	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	if code, body := httpGet(t, base+"/probe?target="+closed); code != 200 || !strings.Contains(body, `tcp_verdict{class="refused"} 1`) {

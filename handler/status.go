@@ -31,7 +31,7 @@ var classCSS = func() template.CSS {
 		bg := c.Class.Colour().Hex
 		fmt.Fprintf(&b, ".v-%s { background: %s; color: %s; }\n", c.Class, bg, textOn(bg))
 	}
-	return template.CSS(b.String()) //nolint:gosec // built from the taxonomy's constants, not from input
+	return template.CSS(b.String()) // trusted: built from the taxonomy's constants, not from input
 }()
 
 // textOn is black or white, whichever contrasts more with the "#rrggbb"
@@ -93,12 +93,16 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Current         []currentRow
 		Recent          []recentRow
 	}{ClassCSS: classCSS, Version: s.Version, Module: config.DefaultModuleName, Pprof: s.Pprof, Limit: s.History.Limit()}
+	recent := s.History.Recent()
 	for _, c := range s.History.Current() {
+		if len(recent) == 0 || c.LastID < recent[len(recent)-1].ID {
+			c.LastID = 0 // its last probe has left the history: no link
+		}
 		data.Current = append(data.Current, currentRow{Target: c.Target.String(), Module: c.Module, Class: c.Class,
 			Reason: string(c.Reason), Since: c.Since.UTC().Format(timeLayout),
 			For: report.Duration(now.Sub(c.Since).Truncate(time.Second)), Last: c.Last.UTC().Format(timeLayout), LastID: c.LastID})
 	}
-	for _, e := range s.History.Recent() {
+	for _, e := range recent {
 		responder := "-"
 		if e.Result.Responder.IsValid() {
 			responder = e.Result.Responder.String()

@@ -201,3 +201,25 @@ func TestTextOn(t *testing.T) {
 		}
 	}
 }
+
+// A target whose last probe has left the history keeps its current
+// verdict, without a link that would be 404.
+func TestCurrentVerdictOutlivesItsProbe(t *testing.T) {
+	p, _ := newProbe(t)
+	p.History = history.New(2)
+	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	other := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
+	for _, target := range []string{closed, other, other} {
+		if rec := get(t, p, "target="+target, nil); rec.Code != http.StatusOK {
+			t.Fatalf("probe: status %d", rec.Code)
+		}
+	}
+	page := serveGet(&Status{History: p.History}, "/").Body.String()
+	current := tableRows(t, page, "current")
+	if len(current) != 2 || current[1][0] != closed {
+		t.Fatalf("current verdicts %v, want %s second", current, closed)
+	}
+	if strings.Contains(page, `transcript?id=1"`) || !strings.Contains(page, `transcript?id=3"`) {
+		t.Errorf("want a link to probe 3 and none to the evicted probe 1:\n%s", page)
+	}
+}

@@ -101,6 +101,11 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("recent row %d does not show probe %d (%s, %s, its transcript link): %s", i, len(probes)-i, p.target, p.class, r)
 		}
 	}
+	// Built without -ldflags, the binary still names a version (from its
+	// build info), and pprof, off, is not linked.
+	if !strings.Contains(dom, "version=(devel") || strings.Contains(dom, "debug/pprof") {
+		t.Errorf("want version=(devel...) from the build info and no pprof link:\n%s", dom)
+	}
 	if current := rows(t, dom, "current"); len(current) != 3 {
 		t.Errorf("the rendered page lists %d current verdicts, want 3 (one per target)", len(current))
 	}
@@ -182,7 +187,7 @@ func httpGet(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s %v\n%s", url, resp.Status, err, body)
@@ -206,7 +211,7 @@ func decodePNG(t *testing.T, path string) image.Image {
 	if err != nil {
 		t.Fatalf("no screenshot: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	img, err := png.Decode(f)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", path, err)
