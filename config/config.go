@@ -48,6 +48,21 @@ const (
 	MaxTraceHops        = 64
 )
 
+// Which addresses of a name a probe dials (tcp.addresses).
+const (
+	// AddressesFirst dials one address of the preferred family, as
+	// blackbox_exporter does.
+	AddressesFirst = "first"
+	// AddressesAll dials every address of the allowed families at once.
+	AddressesAll = "all"
+	// DefaultMaxAddresses caps how many addresses AddressesAll dials, and so
+	// how many tcp_address_verdict_info series a probe has.
+	DefaultMaxAddresses = 8
+	// MaxMaxAddresses bounds tcp.max_addresses: each address costs a socket
+	// (and a session) per probe.
+	MaxMaxAddresses = 64
+)
+
 // Config is a parsed, validated module file.
 type Config struct {
 	Modules map[string]Module `yaml:"modules"`
@@ -84,6 +99,10 @@ type TCPProbe struct {
 	Hold time.Duration `yaml:"hold"`
 	// Trace locates the hop where a failed connection dies.
 	Trace Trace `yaml:"trace"`
+	// Addresses is AddressesFirst or AddressesAll; MaxAddresses caps the
+	// addresses AddressesAll dials.
+	Addresses    string `yaml:"addresses"`
+	MaxAddresses int    `yaml:"max_addresses"`
 }
 
 // Trace is tcp.trace: when a connect fails with a network verdict (firewall
@@ -139,7 +158,8 @@ func (r Regexp) MarshalYAML() (any, error) { return r.original, nil }
 // applied; they match blackbox_exporter's where the key is shared.
 var DefaultModule = Module{
 	TCP: TCPProbe{IPProtocol: "ip6", IPProtocolFallback: true, Hold: DefaultHold,
-		Trace: Trace{MaxHops: DefaultTraceMaxHops, Timeout: DefaultTraceTimeout}},
+		Trace:     Trace{MaxHops: DefaultTraceMaxHops, Timeout: DefaultTraceTimeout},
+		Addresses: AddressesFirst, MaxAddresses: DefaultMaxAddresses},
 }
 
 // UnmarshalYAML applies the defaults, then the YAML; Parse validates the
@@ -255,6 +275,14 @@ func (m *Module) validate() error {
 	}
 	if err := t.Trace.validate(m.Timeout); err != nil {
 		return err
+	}
+	switch t.Addresses {
+	case AddressesFirst, AddressesAll:
+	default:
+		return fmt.Errorf("tcp.addresses %q is not %s or %s", t.Addresses, AddressesFirst, AddressesAll)
+	}
+	if t.MaxAddresses < 1 || t.MaxAddresses > MaxMaxAddresses {
+		return fmt.Errorf("tcp.max_addresses %d is not from 1 to %d", t.MaxAddresses, MaxMaxAddresses)
 	}
 	if t.SourceIPAddress != "" {
 		if _, err := netip.ParseAddr(t.SourceIPAddress); err != nil {

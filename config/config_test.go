@@ -58,6 +58,24 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestAddressesDefaults(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  def:\n    prober: tcp\n  all:\n    prober: tcp\n    tcp: {addresses: all}\n" +
+		"  capped:\n    prober: tcp\n    tcp: {addresses: all, max_addresses: 2}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][2]any{
+		"def":    {AddressesFirst, DefaultMaxAddresses},
+		"all":    {AddressesAll, DefaultMaxAddresses},
+		"capped": {AddressesAll, 2},
+	} {
+		tcp := c.Modules[name].TCP
+		if tcp.Addresses != want[0] || tcp.MaxAddresses != want[1] {
+			t.Errorf("module %s: addresses %q, max_addresses %d; want %v", name, tcp.Addresses, tcp.MaxAddresses, want)
+		}
+	}
+}
+
 func TestTraceDefaults(t *testing.T) {
 	c, err := Parse([]byte("modules:\n  off:\n    prober: tcp\n  on:\n    prober: tcp\n    timeout: 5s\n    tcp:\n      trace: {enabled: true}\n" +
 		"  tuned:\n    prober: tcp\n    tcp:\n      trace:\n        enabled: true\n        max_hops: 30\n        timeout: 2500ms\n"))
@@ -113,6 +131,10 @@ func TestBadConfigs(t *testing.T) {
 		{"trace max_hops 65", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {max_hops: 65}\n", "tcp.trace.max_hops 65 is not from 1 to 64"},
 		{"trace timeout 0", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: true, timeout: 0s}\n", "tcp.trace.timeout 0s must be positive"},
 		{"trace timeout beyond timeout", "modules:\n  a:\n    prober: tcp\n    timeout: 1s\n    tcp:\n      trace: {enabled: true}\n", "tcp.trace.timeout 1s must be shorter than timeout 1s"},
+		{"addresses unknown", "modules:\n  a:\n    prober: tcp\n    tcp:\n      addresses: every\n", `tcp.addresses "every" is not first or all`},
+		{"max_addresses 0", "modules:\n  a:\n    prober: tcp\n    tcp:\n      addresses: all\n      max_addresses: 0\n", "tcp.max_addresses 0 is not from 1 to 64"},
+		{"max_addresses 65", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: 65\n", "tcp.max_addresses 65 is not from 1 to 64"},
+		{"max_addresses not a number", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: many\n", "line 5"},
 		{"trace enabled not bool", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: maybe}\n", "line 5"},
 	}
 	for _, tc := range cases {

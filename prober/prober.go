@@ -31,6 +31,11 @@ type probe struct {
 	start    time.Time
 	deadline time.Time
 	trace    bool
+	// sub marks the probe of one address among several (tcp.addresses
+	// "all"): its transcript speaks as telnet does when it walks a list,
+	// and unable keeps its failure's words for the list's last line.
+	sub    bool
+	unable string
 }
 
 func (p *probe) logf(format string, args ...any) {
@@ -81,10 +86,22 @@ func (p *probe) fillPhases() {
 }
 
 func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) {
-	ip, ok := p.resolve(ctx, tcp, resolver)
+	// The list of addresses to dial exists here, before any dial: the one
+	// place a check of every address (a target policy) belongs.
+	ips, ok := p.resolve(ctx, tcp, resolver)
 	if !ok {
 		return
 	}
+	if tcp.Addresses == config.AddressesAll {
+		p.dialAll(ctx, tcp, ips)
+		return
+	}
+	p.dial(ctx, tcp, ips[0])
+}
+
+// dial probes one address: connect, then the session, or the path trace
+// after a failed connect.
+func (p *probe) dial(ctx context.Context, tcp config.TCPProbe, ip netip.Addr) {
 	addr := netip.AddrPortFrom(ip, p.res.Target.Port)
 	p.res.Addr = addr
 	p.res.IPProtocol = 4
@@ -95,21 +112,25 @@ func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Reso
 	conn, ok := p.connect(connectCtx, tcp, addr)
 	cancel()
 	if !ok {
-		p.tracePath(ctx, tcp, addr)
+		if !p.sub { // dialAll traces the address behind the verdict only
+			p.tracePath(ctx, tcp, addr)
+		}
 		return
 	}
 	defer conn.Close() //nolint:errcheck // the probe is over; a close error changes no verdict
 	p.session(conn, tcp)
 }
 
-// resolve turns the target's host into one address, honouring the module's
-// IP family preference and fallback as blackbox_exporter does.
-func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) (netip.Addr, bool) {
+// resolve turns the target's host into the addresses to dial, honouring the
+// module's IP family preference and fallback as blackbox_exporter does:
+// one address in tcp.addresses "first" mode, up to tcp.max_addresses in
+// "all" mode (dialList).
+func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) ([]netip.Addr, bool) {
 	start := time.Now()
 	defer p.phase(PhaseResolve, start)
 	t := p.res.Target
 	if t.IP.IsValid() {
-		return t.IP, true
+		return []netip.Addr{t.IP}, true
 	}
 	if resolver == nil {
 		resolver = net.DefaultResolver
@@ -125,25 +146,18 @@ func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.
 			p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("resolving %s: %w", t.Host, err))
 			p.logf("%s: Temporary failure in name resolution (%v)", t.Host, err)
 		}
-		return netip.Addr{}, false
+		return nil, false
 	}
-	want4 := tcp.IPProtocol == "ip4"
-	var fallback netip.Addr
-	for _, ip := range ips {
-		ip = ip.Unmap()
-		if ip.Is4() == want4 {
-			return ip, true
-		}
-		if !fallback.IsValid() {
-			fallback = ip
-		}
+	list, skipped := dialList(ips, tcp)
+	if len(list) == 0 {
+		p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("resolving %s: no %s address and ip_protocol_fallback is off", t.Host, tcp.IPProtocol))
+		p.logf("%s: no %s address", t.Host, tcp.IPProtocol)
+		return nil, false
 	}
-	if fallback.IsValid() && tcp.IPProtocolFallback {
-		return fallback, true
+	if skipped > 0 {
+		p.logf("(%d more addresses of %s not dialled: tcp.max_addresses is %d)", skipped, t.Host, tcp.MaxAddresses)
 	}
-	p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("resolving %s: no %s address and ip_protocol_fallback is off", t.Host, tcp.IPProtocol))
-	p.logf("%s: no %s address", t.Host, tcp.IPProtocol)
-	return netip.Addr{}, false
+	return list, true
 }
 
 // connect dials addr with the ICMP error queue armed, and classifies a
@@ -174,7 +188,11 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 			p.res.Source = local
 		}
 		if p.trace {
-			p.logf("Connected to %s.", addr.Addr())
+			if p.sub {
+				p.logf("Connected to %s.", p.res.Target.Host) // telnet names what it was given
+			} else {
+				p.logf("Connected to %s.", addr.Addr())
+			}
 		}
 		return conn, true
 	}
@@ -212,10 +230,19 @@ func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {
 	if ev.ICMP != nil {
 		p.logf("ICMP: %s", ev.ICMP)
 	}
+	var unable string
 	if reason != verdict.LocalError && !ev.TimedOut {
-		p.logf("telnet: Unable to connect to remote host: %s", capitalize(ev.Errno.Error()))
+		unable = capitalize(ev.Errno.Error())
 	} else if ev.TimedOut && ev.ICMP != nil {
-		p.logf("telnet: Unable to connect to remote host: %s", reason.Info().Evidence)
+		unable = reason.Info().Evidence
+	}
+	switch {
+	case unable == "":
+	case p.sub:
+		p.unable = unable
+		p.logf("telnet: connect to address %s: %s", p.res.Addr.Addr(), unable)
+	default:
+		p.logf("telnet: Unable to connect to remote host: %s", unable)
 	}
 }
 

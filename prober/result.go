@@ -59,6 +59,12 @@ type Result struct {
 	// verdict never depends on it.
 	Hops []Hop
 
+	// Addresses holds each dialled address's verdict, in the order dialled
+	// (preferred family first), when the module dials every address of a
+	// name (tcp.addresses "all"); nil otherwise. The verdict above is the
+	// first that connected, else the first address's.
+	Addresses []AddressResult
+
 	Transcript []Line // telnet-style log; only when Options.Trace
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 )
 
 // The lab's network. Every address below exists only inside the namespaces
@@ -205,7 +206,7 @@ type lab struct {
 	client, r1, r2, server string // namespace names
 	dir                    string
 	bin, config            string
-	zone                   *dnsZone
+	zone                   *testnet.DNSZone
 	servers                *servers
 	links                  []*tunLink
 	exporter               *exporter
@@ -326,16 +327,16 @@ func setupLab(t *testing.T) *lab {
 	}
 	must(l.servers.listenFullBacklog(l.server, portFullBacklog, netip.MustParseAddr(ipv4.server())))
 
-	l.zone = &dnsZone{
-		a: map[string]netip.Addr{
-			"www." + dnsName:   netip.MustParseAddr(ipv4.server()),
-			"only4." + dnsName: netip.MustParseAddr(ipv4.server()),
+	l.zone = &testnet.DNSZone{
+		A: map[string][]netip.Addr{
+			"www." + dnsName:   {netip.MustParseAddr(ipv4.server())},
+			"only4." + dnsName: {netip.MustParseAddr(ipv4.server())},
 		},
-		aaaa: map[string]netip.Addr{
-			"www." + dnsName:   netip.MustParseAddr(ipv6.server()),
-			"only6." + dnsName: netip.MustParseAddr(ipv6.server()),
+		AAAA: map[string][]netip.Addr{
+			"www." + dnsName:   {netip.MustParseAddr(ipv6.server())},
+			"only6." + dnsName: {netip.MustParseAddr(ipv6.server())},
 		},
-		silent: map[string]bool{"slow." + dnsName: true},
+		Silent: map[string]bool{"slow." + dnsName: true},
 	}
 	dnsAddr := netip.AddrPortFrom(netip.MustParseAddr(ipv4.addr(3, 53)), 53)
 	must(l.servers.serveDNS(l.server, dnsAddr, l.zone))

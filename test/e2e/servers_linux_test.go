@@ -3,17 +3,15 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/dns/dnsmessage"
 	"golang.org/x/sys/unix"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
 )
 
 // servers are the lab's TCP and DNS servers. Their sockets are created
@@ -144,35 +142,8 @@ func (s *servers) listenFullBacklog(ns string, port int, fill netip.Addr) error 
 	})
 }
 
-// dnsZone answers the lab's names. A name is matched by its leading labels,
-// so that the resolver's search-list variants get the same answer.
-type dnsZone struct {
-	a, aaaa map[string]netip.Addr // name (lower case, rooted) → address
-	silent  map[string]bool       // names never answered: the resolver times out
-	queries sync.Map              // name → *atomic.Int64: queries seen
-}
-
-func (z *dnsZone) lookup(name string) (a, aaaa netip.Addr, known, silent bool) {
-	for n := range z.silent {
-		if strings.HasPrefix(name, n) {
-			return netip.Addr{}, netip.Addr{}, false, true
-		}
-	}
-	for n, ip := range z.a {
-		if strings.HasPrefix(name, n) {
-			a, known = ip, true
-		}
-	}
-	for n, ip := range z.aaaa {
-		if strings.HasPrefix(name, n) {
-			aaaa, known = ip, true
-		}
-	}
-	return a, aaaa, known, false
-}
-
 // serveDNS answers UDP queries on addr (inside ns) from zone.
-func (s *servers) serveDNS(ns string, addr netip.AddrPort, zone *dnsZone) error {
+func (s *servers) serveDNS(ns string, addr netip.AddrPort, zone *testnet.DNSZone) error {
 	var conn *net.UDPConn
 	err := inNS(ns, func() error {
 		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
@@ -183,69 +154,6 @@ func (s *servers) serveDNS(ns string, addr netip.AddrPort, zone *dnsZone) error 
 		return fmt.Errorf("DNS server on %s in %s: %w", addr, ns, err)
 	}
 	s.keep(conn)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		buf := make([]byte, 4096)
-		for {
-			n, peer, err := conn.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			if resp, ok := zone.answer(buf[:n]); ok {
-				_, _ = conn.WriteToUDPAddrPort(resp, peer) // a lost answer is a DNS timeout, which tests see
-			}
-		}
-	}()
+	testnet.ServeDNS(conn, zone, &s.wg)
 	return nil
-}
-
-func (z *dnsZone) answer(query []byte) ([]byte, bool) {
-	var p dnsmessage.Parser
-	h, err := p.Start(query)
-	if err != nil {
-		return nil, false
-	}
-	q, err := p.Question()
-	if err != nil {
-		return nil, false
-	}
-	name := strings.ToLower(q.Name.String())
-	cnt, _ := z.queries.LoadOrStore(name, new(atomic.Int64))
-	cnt.(*atomic.Int64).Add(1)
-	a, aaaa, known, silent := z.lookup(name)
-	if silent {
-		return nil, false
-	}
-	rh := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true,
-		RecursionDesired: h.RecursionDesired, RecursionAvailable: true}
-	if !known {
-		rh.RCode = dnsmessage.RCodeNameError
-	}
-	b := dnsmessage.NewBuilder(nil, rh)
-	b.EnableCompression()
-	if err := b.StartQuestions(); err != nil {
-		return nil, false
-	}
-	if err := b.Question(q); err != nil {
-		return nil, false
-	}
-	if err := b.StartAnswers(); err != nil {
-		return nil, false
-	}
-	rrh := dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 5}
-	switch {
-	case q.Type == dnsmessage.TypeA && a.IsValid():
-		err = b.AResource(rrh, dnsmessage.AResource{A: a.As4()})
-	case q.Type == dnsmessage.TypeAAAA && aaaa.IsValid():
-		err = b.AAAAResource(rrh, dnsmessage.AAAAResource{AAAA: aaaa.As16()})
-	}
-	if err != nil {
-		return nil, false
-	}
-	msg, err := b.Finish()
-	return msg, err == nil
 }
