@@ -4,6 +4,7 @@ package collector
 
 import (
 	"hash/fnv"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -31,8 +32,8 @@ var (
 		"Verdict of the TCP probe as a state set: 1 for the current class, 0 for the others. Classes: "+strings.Join(verdict.ClassNames(), ", ")+".",
 		"class")
 	verdictInfoFamily = newFamily("tcp_verdict_info",
-		"Evidence behind the verdict: reason in nmap's --reason words, and the address that produced it (the target, or the router that sent the ICMP; empty when nothing answered).",
-		"class", "reason", "responder")
+		"Evidence behind the verdict: the address dialled (empty when the name did not resolve), reason in nmap's --reason words, and the address that produced it (the target, or the router that sent the ICMP; empty when nothing answered).",
+		"address", "class", "reason", "responder")
 	phaseFamily = newFamily("tcp_phase_duration_seconds",
 		"Duration of each phase of the probe.", "phase")
 	successFamily = newFamily("probe_success",
@@ -67,11 +68,8 @@ func samples(r *prober.Result) []sample {
 	for i, ci := range verdict.Classes {
 		s = append(s, sample{verdictFamily, classValues[i], boolValue(ci.Class == r.Class)})
 	}
-	responder := ""
-	if r.Responder.IsValid() {
-		responder = r.Responder.String()
-	}
-	s = append(s, sample{verdictInfoFamily, []string{string(r.Class), string(r.Reason), responder}, 1})
+	s = append(s, sample{verdictInfoFamily, []string{addrText(r.Addr.Addr()), string(r.Class), string(r.Reason), addrText(r.Responder)}, 1})
+	s = addressSamples(s, r)
 	for _, pd := range r.Phases {
 		values, ok := phaseValues[pd.Phase]
 		if !ok {
@@ -159,6 +157,14 @@ func addrHash(r *prober.Result) float64 {
 	h := fnv.New32a()
 	h.Write([]byte(r.Addr.Addr().String()))
 	return float64(h.Sum32())
+}
+
+// addrText is an address as a label value: "" when invalid.
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 func boolValue(b bool) float64 {

@@ -31,6 +31,15 @@ func TestAppendTextMatchesRegistry(t *testing.T) {
 			Phases: phases[:2], Duration: 3 * time.Second, FailedDueToRegex: true,
 		},
 		"dns error, nothing resolved": {Class: verdict.DNSError, Reason: verdict.NXDomain},
+		"every address of a name": {
+			Class: verdict.Connected, Reason: verdict.SynAck, Success: true, IPProtocol: 4,
+			Responder: netip.MustParseAddr("192.0.2.2"), Addr: netip.MustParseAddrPort("192.0.2.2:80"), Phases: phases,
+			Addresses: []prober.AddressResult{
+				{Addr: netip.MustParseAddrPort("192.0.2.9:80"), Class: verdict.Refused, Reason: verdict.ConnRefused, Responder: netip.MustParseAddr("192.0.2.9")},
+				{Addr: netip.MustParseAddrPort("192.0.2.2:80"), Class: verdict.Connected, Reason: verdict.SynAck, Responder: netip.MustParseAddr("192.0.2.2")},
+				{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Class: verdict.Firewall, Reason: verdict.NoResponse},
+			},
+		},
 	}
 	for name, r := range results {
 		t.Run(name, func(t *testing.T) {
@@ -45,6 +54,50 @@ func TestAppendTextMatchesRegistry(t *testing.T) {
 			}
 			if ct := rec.Header().Get("Content-Type"); ct != TextContentType {
 				t.Errorf("content type %q, registry serves %q", TextContentType, ct)
+			}
+		})
+	}
+}
+
+// Every verdict names the address dialled; each address of a name has its
+// own series only when the module dials them all.
+func TestAddressLabels(t *testing.T) {
+	one := prober.Result{Class: verdict.Refused, Reason: verdict.ConnRefused,
+		Responder: netip.MustParseAddr("192.0.2.9"), Addr: netip.MustParseAddrPort("192.0.2.9:80")}
+	all := one
+	all.Addresses = []prober.AddressResult{
+		{Addr: netip.MustParseAddrPort("192.0.2.9:80"), Class: verdict.Refused, Reason: verdict.ConnRefused, Responder: netip.MustParseAddr("192.0.2.9")},
+		{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Class: verdict.Firewall, Reason: verdict.NoResponse},
+	}
+	dns := prober.Result{Class: verdict.DNSError, Reason: verdict.NXDomain}
+	cases := []struct {
+		name      string
+		r         prober.Result
+		want, not []string
+	}{
+		{"first", one, []string{`tcp_verdict_info{address="192.0.2.9",class="refused",reason="conn-refused",responder="192.0.2.9"} 1`},
+			[]string{"tcp_address_verdict_info"}},
+		{"all", all, []string{
+			`tcp_verdict_info{address="192.0.2.9",class="refused",reason="conn-refused",responder="192.0.2.9"} 1`,
+			`tcp_address_verdict_info{address="192.0.2.9",class="refused",reason="conn-refused",responder="192.0.2.9"} 1`,
+			`tcp_address_verdict_info{address="2001:db8::1",class="firewall",reason="no-response",responder=""} 1`,
+		}, nil},
+		{"dns error", dns, []string{`tcp_verdict_info{address="",class="dns_error",reason="nxdomain",responder=""} 1`},
+			[]string{"tcp_address_verdict_info"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			AppendText(&b, &tc.r)
+			for _, w := range tc.want {
+				if !bytes.Contains(b.Bytes(), []byte(w+"\n")) {
+					t.Errorf("no line %s in\n%s", w, b.String())
+				}
+			}
+			for _, n := range tc.not {
+				if bytes.Contains(b.Bytes(), []byte(n)) {
+					t.Errorf("%s in\n%s", n, b.String())
+				}
 			}
 		})
 	}

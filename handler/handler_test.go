@@ -112,7 +112,7 @@ func TestProbeMetricsAndDebug(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		`tcp_verdict_info{class="closed_by_peer",reason="fin",responder="127.0.0.1"} 1`,
+		`tcp_verdict_info{address="127.0.0.1",class="closed_by_peer",reason="fin",responder="127.0.0.1"} 1`,
 		`tcp_phase_duration_seconds{phase="resolve"}`,
 		`tcp_phase_duration_seconds{phase="connect"}`,
 		`tcp_phase_duration_seconds{phase="hold"}`,

@@ -22,7 +22,8 @@ import (
 var Prometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 // Probe returns the names /probe emits, from a Result that uses every
-// optional feature (TLS and query phases, expectation labels, a path trace).
+// optional feature (TLS and query phases, expectation labels, a path trace,
+// every address of a name).
 func Probe() ([]string, error) {
 	r := &prober.Result{
 		Class: verdict.ClosedByPeer, Reason: verdict.Fin,
@@ -35,6 +36,7 @@ func Probe() ([]string, error) {
 		},
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
 		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
+		Addresses:    []prober.AddressResult{{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Class: verdict.ClosedByPeer, Reason: verdict.Fin}},
 	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collector.Probe{Result: r}); err != nil {
