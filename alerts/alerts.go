@@ -100,16 +100,39 @@ const unknownReason = "a reason these rules do not know; see the verdict table o
 // ClassRule is the alerting rule of one failing class. The state set says
 // the class; tcp_verdict_info of the same probe adds reason and responder,
 // so the annotations can name the evidence and who produced it. Matching
-// ignores only those two labels, so a job that probes one instance with
-// several modules (a `module` target label) still matches one to one.
+// ignores only those two labels and the address dialled, so a job that
+// probes one instance with several modules (a `module` target label) still
+// matches one to one. The address is not copied into the alert: a name
+// whose DNS rotates its addresses would change the alert's labels, and so
+// restart its `for`, on every probe.
 func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 	class := fmt.Sprintf("class=%q", c.Class)
 	expr := fmt.Sprintf("(tcp_verdict{%s} == 1)\n"+
-		"  * ignoring (reason, responder) group_left (reason, responder)\n"+
+		"  * ignoring (address, reason, responder) group_left (reason, responder)\n"+
 		"tcp_verdict_info{%s}", cfg.Probe(class), cfg.Probe(class))
 
 	var d strings.Builder
 	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
+	d.WriteString(evidence(c))
+	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
+
+	name, policy := mixin.AlertName(c.Class), cfg.Class(c.Class)
+	return Rule{
+		Alert:  name,
+		Expr:   expr,
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: c.Team},
+		Annotations: withURLs(cfg, name, Annotations{
+			Summary:     fmt.Sprintf("{{ $labels.instance }}: %s: %s", c.Class, template(c.Meaning)),
+			Description: d.String(),
+		}),
+	}
+}
+
+// evidence is the description's "Evidence: ..." line, the text of the
+// alert's $labels.reason among the class's reasons.
+func evidence(c verdict.ClassInfo) string {
+	var d strings.Builder
 	d.WriteString("Evidence: ")
 	first := true
 	for _, r := range verdict.Reasons {
@@ -123,16 +146,33 @@ func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(r.Text()))
 	}
 	fmt.Fprintf(&d, "{{- else -}}\n  %s\n{{- end }}\n", unknownReason)
-	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
+	return d.String()
+}
 
-	name, policy := mixin.AlertName(c.Class), cfg.Class(c.Class)
+// PartialRule is the alert for some addresses of a name failing with class
+// c while the target connects: a module with tcp.addresses "all" gives one
+// tcp_address_verdict_info per address, and the verdict is connected when
+// any address connects, so the class's own alert stays silent. It fires
+// once per failing address (the address is a stable label: it is the
+// name's), goes to the class's team, and waits and pages as the config's
+// partial_addresses says: clients that walk the address list still connect.
+func PartialRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
+	expr := fmt.Sprintf("tcp_address_verdict_info{%s}\n"+
+		"  and ignoring (address, class, reason, responder)\n"+
+		"(tcp_verdict{%s} == 1)", cfg.Probe(fmt.Sprintf("class=%q", c.Class)), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+	var d strings.Builder
+	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): the target connects, but its address {{ $labels.address }} is %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
+	d.WriteString(evidence(c))
+	fmt.Fprintf(&d, "Clients that try this address first and give up, or only this one, fail: %s.\n", template(c.Meaning))
+	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
+	name, policy := mixin.PartialAlertName(c.Class), cfg.PartialAddresses
 	return Rule{
 		Alert:  name,
 		Expr:   expr,
 		For:    policy.For,
 		Labels: Labels{Severity: policy.Severity, Team: c.Team},
 		Annotations: withURLs(cfg, name, Annotations{
-			Summary:     fmt.Sprintf("{{ $labels.instance }}: %s: %s", c.Class, template(c.Meaning)),
+			Summary:     fmt.Sprintf("{{ $labels.instance }}: address {{ $labels.address }} is %s while the target connects", c.Class),
 			Description: d.String(),
 		}),
 	}
@@ -236,13 +276,17 @@ func ExporterRules(cfg mixin.Config) []Rule {
 }
 
 // Rules is every alerting rule: the verdict classes first, in class order,
-// then the failed expectation of a connected target, then exporter health.
+// then the failed expectation of a connected target, then some addresses of
+// a connected target failing, by class, then exporter health.
 func Rules(cfg mixin.Config) []Rule {
 	var rules []Rule
 	for _, c := range mixin.Failing() {
 		rules = append(rules, ClassRule(cfg, c))
 	}
 	rules = append(rules, ExpectationRule(cfg))
+	for _, c := range mixin.PartialFailing() {
+		rules = append(rules, PartialRule(cfg, c))
+	}
 	return append(rules, ExporterRules(cfg)...)
 }
 
@@ -332,10 +376,17 @@ func MarkdownTable(cfg mixin.Config) string {
 	for _, c := range mixin.Failing() {
 		classOf[mixin.AlertName(c.Class)] = c
 	}
+	partialOf := map[string]verdict.ClassInfo{}
+	for _, c := range mixin.PartialFailing() {
+		partialOf[mixin.PartialAlertName(c.Class)] = c
+	}
 	for _, r := range Rules(cfg) {
 		when := "`" + strings.Join(strings.Fields(r.Expr), " ") + "`"
 		if c, ok := classOf[r.Alert]; ok {
 			when = fmt.Sprintf("the verdict is `%s`: %s", c.Class, c.Meaning)
+		}
+		if c, ok := partialOf[r.Alert]; ok {
+			when = fmt.Sprintf("the target connects, but an address of its name (`tcp.addresses: all`) is `%s`", c.Class)
 		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `%s` |\n", r.Alert, strings.ReplaceAll(when, "|", "\\|"), r.For, r.Labels.Severity, r.Labels.Team)
 	}

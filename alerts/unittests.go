@@ -17,6 +17,9 @@ const (
 	testJob         = "tcp_verdict"
 	testExporterJob = "tcp_verdict_exporter"
 	testExporter    = "127.0.0.1:9765"
+	// testAddress is the address dialled, on every tcp_verdict_info: the
+	// class alerts match across it and do not copy it.
+	testAddress = "198.51.100.7"
 )
 
 // tests generates the promtool unit tests of one config.
@@ -36,6 +39,7 @@ func newTests(cfg mixin.Config) tests {
 	for _, a := range mixin.ExporterAlerts {
 		steps = max(steps, minutes(cfg.Exporter(a).For)+4)
 	}
+	steps = max(steps, minutes(cfg.PartialAddresses.For)+4)
 	return tests{cfg: cfg, steps: steps}
 }
 
@@ -117,7 +121,7 @@ func (u tests) stateSet(instance string, values map[verdict.Class]string, info .
 
 func infoSeries(instance string, r verdict.ReasonInfo, responder, values string) series {
 	return series{
-		Series: fmt.Sprintf("tcp_verdict_info{job=%q,instance=%q,class=%q,reason=%q,responder=%q}", testJob, instance, r.Class, r.Reason, responder),
+		Series: fmt.Sprintf("tcp_verdict_info{job=%q,instance=%q,address=%q,class=%q,reason=%q,responder=%q}", testJob, instance, testAddress, r.Class, r.Reason, responder),
 		Values: values,
 	}
 }
@@ -138,7 +142,7 @@ func minutes(d string) int {
 func TestsYAML(cfg mixin.Config) []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
 	u := newTests(cfg)
-	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup())
+	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup())
 	f.Tests = append(f.Tests, u.exporterGroups()...)
 	return render(f)
 }
@@ -234,7 +238,7 @@ func (u tests) expectationGroup() testGroup {
 			g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict{%s,class=%q}", sel, c.Class), v})
 		}
 		g.InputSeries = append(g.InputSeries,
-			series{fmt.Sprintf("tcp_verdict_info{%s,class=%q,reason=%q,responder=\"\"}", sel, r.Class, r.Reason), steady(1)},
+			series{fmt.Sprintf("tcp_verdict_info{%s,address=%q,class=%q,reason=%q,responder=\"\"}", sel, testAddress, r.Class, r.Reason), steady(1)},
 			series{fmt.Sprintf("probe_success{%s}", sel), success},
 			series{fmt.Sprintf("probe_failed_due_to_regex{%s}", sel), regex})
 	}
@@ -284,6 +288,56 @@ func (u tests) expectationGroup() testGroup {
 			ExpAlerts: append(append([]expAlert{}, failing...), expect(recover, "ssh_banner", true))},
 		alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: mixin.ExpectationFailed, ExpAlerts: failing},
 	)
+	return g
+}
+
+// partialGroup tests the alerts for some addresses of a name failing: per
+// failing class, a connected target one of whose addresses has that class
+// (it fires, once, for that address, to the class's team), and a target
+// all of whose addresses have it (the class's own alert covers it: no
+// partial alert). Each is pending before its `for`.
+func (u tests) partialGroup() testGroup {
+	g := testGroup{Name: "some addresses of a connected target fail: the failing class's team is told which", Interval: "1m"}
+	steady := fmt.Sprintf("1x%d", u.steps)
+	address := func(instance, addr string, r verdict.ReasonInfo, responder string) series {
+		return series{fmt.Sprintf("tcp_address_verdict_info{job=%q,instance=%q,address=%q,class=%q,reason=%q,responder=%q}",
+			testJob, instance, addr, r.Class, r.Reason, responder), steady}
+	}
+	connected := firstReason(verdict.Connected)
+	policy := u.cfg.PartialAddresses
+	for i, c := range mixin.PartialFailing() {
+		r := firstReason(c.Class)
+		partly, wholly := "partly-"+string(r.Reason)+".example.net:443", "wholly-"+string(r.Reason)+".example.net:443"
+		good, bad := fmt.Sprintf("192.0.2.%d", 2*i+1), fmt.Sprintf("2001:db8::%d", 2*i+2)
+		responder := ""
+		if i%2 == 0 { // both template branches: with and without a responder
+			responder = bad
+		}
+		g.InputSeries = append(g.InputSeries, u.stateSet(partly, map[verdict.Class]string{verdict.Connected: steady},
+			infoSeries(partly, connected, good, steady),
+			address(partly, good, connected, good), address(partly, bad, r, responder))...)
+		g.InputSeries = append(g.InputSeries, u.stateSet(wholly, map[verdict.Class]string{c.Class: steady},
+			infoSeries(wholly, r, responder, steady),
+			address(wholly, good, r, responder), address(wholly, bad, r, responder))...)
+
+		l := map[string]string{"job": testJob, "instance": partly, "address": bad, "class": string(c.Class), "reason": string(r.Reason),
+			"team": c.Team, "severity": policy.Severity}
+		from := ""
+		if responder != "" {
+			l["responder"], from = responder, " from "+responder
+		}
+		name := mixin.PartialAlertName(c.Class)
+		want := expAlert{Labels: l, Annotations: withURLs(u.cfg, name, Annotations{
+			Summary: fmt.Sprintf("%s: address %s is %s while the target connects", partly, bad, c.Class),
+			Description: fmt.Sprintf("Probe of %s (job %s): the target connects, but its address %s is %s, reason %s%s.\nEvidence: %s\n"+
+				"Clients that try this address first and give up, or only this one, fail: %s.\nWho fixes it: %s; %s.",
+				partly, testJob, bad, c.Class, r.Reason, from, r.Text(), c.Meaning, c.Owner, ask(c)),
+		})}
+		pending := minutes(policy.For) - 1
+		g.AlertTests = append(g.AlertTests,
+			alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: name, ExpAlerts: []expAlert{}},
+			alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: name, ExpAlerts: []expAlert{want}})
+	}
 	return g
 }
 

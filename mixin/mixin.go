@@ -24,9 +24,28 @@ import (
 
 // AlertName is the alert for a verdict class: "TCPVerdict" and the class
 // name in CamelCase (firewall → TCPVerdictFirewall).
-func AlertName(c verdict.Class) string {
+func AlertName(c verdict.Class) string { return camel("TCPVerdict", c) }
+
+// PartialAlertName is the alert for some addresses of a name having class c
+// while the target connects (tcp.addresses "all"): "TCPVerdictSomeAddresses"
+// and the class in CamelCase (refused → TCPVerdictSomeAddressesRefused).
+func PartialAlertName(c verdict.Class) string { return camel("TCPVerdictSomeAddresses", c) }
+
+// PartialFailing lists the classes an address of a name can fail with: every
+// failing class except dns_error, since an address was resolved.
+func PartialFailing() []verdict.ClassInfo {
+	var out []verdict.ClassInfo
+	for _, c := range Failing() {
+		if c.Class != verdict.DNSError {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func camel(prefix string, c verdict.Class) string {
 	var b strings.Builder
-	b.WriteString("TCPVerdict")
+	b.WriteString(prefix)
 	for _, w := range strings.Split(string(c), "_") {
 		r := []rune(w)
 		if len(r) == 0 {
@@ -83,6 +102,9 @@ type Config struct {
 	// ExporterHealth is the policy of each exporter-health alert, keyed by
 	// alert name.
 	ExporterHealth map[string]Policy `yaml:"exporter_health"`
+	// PartialAddresses is the policy of the alerts for some addresses of a
+	// name failing while the target connects (PartialAlertName).
+	PartialAddresses Policy `yaml:"partial_addresses"`
 	// RunbookURL, if set, adds a runbook_url annotation to every alert; %s
 	// is replaced by the alert's name.
 	RunbookURL string `yaml:"runbook_url"`
@@ -115,6 +137,8 @@ func Default() Config {
 	}
 	// A transient EMFILE is not worth a message.
 	c.Classes[verdict.Error] = Policy{For: "5m", Severity: Warning}
+	// Clients that walk the address list still connect: degraded, not down.
+	c.PartialAddresses = Policy{For: "5m", Severity: Warning}
 	return c
 }
 
@@ -202,6 +226,7 @@ func Parse(data []byte) (Config, error) {
 		}
 		c.ExporterHealth[alert] = merge(d, p)
 	}
+	c.PartialAddresses = merge(c.PartialAddresses, file.PartialAddresses)
 	if file.RunbookURL != "" {
 		c.RunbookURL = file.RunbookURL
 	}
@@ -253,7 +278,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	return nil
+	return check("partial_addresses", c.PartialAddresses)
 }
 
 // Minutes is a `for` duration in whole minutes.
@@ -292,9 +317,10 @@ func (c Config) YAML() []byte {
 		ExporterSelector string    `yaml:"exporter_selector"`
 		Classes          yaml.Node `yaml:"classes"`
 		ExporterHealth   yaml.Node `yaml:"exporter_health"`
+		PartialAddresses Policy    `yaml:"partial_addresses"`
 		RunbookURL       string    `yaml:"runbook_url"`
 		DashboardURL     string    `yaml:"dashboard_url"`
-	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.RunbookURL, c.DashboardURL}
+	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.RunbookURL, c.DashboardURL}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
