@@ -236,6 +236,7 @@ func New(cfg mixin.Config) Dashboard {
 	l.add(14, 9, g.evidenceTable())
 	l.add(10, 9, activeAlerts())
 	l.add(24, 7, g.lastHop())
+	l.add(24, 7, g.addressTable())
 	l.row("Timing")
 	l.add(12, 8, g.phaseDurations())
 	l.add(12, 8, g.probeDuration())
@@ -390,28 +391,35 @@ func (g builder) evidenceTable() Panel {
 		return Override{Matcher: map[string]any{"id": "byName", "options": name}, Properties: props}
 	}
 	return Panel{Type: "table", Title: "Evidence now: reason, responder, who fixes it",
-		Description: "The latest verdict of each target with its reason (in nmap's --reason words) and the responder: the target itself, or the router whose ICMP error stopped the connection; empty when nothing answered.\n\n" + reasonList(),
+		Description: "The latest verdict of each target with the address dialled, its reason (in nmap's --reason words) and the responder: the target itself, or the router whose ICMP error stopped the connection; empty when nothing answered.\n\n" + reasonList(),
 		Targets:     []Target{{Expr: fmt.Sprintf("tcp_verdict_info{%s}", g.probeSel), Instant: true, Format: "table"}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
 			Overrides: []Override{
-				byName("class",
-					map[string]any{"id": "mappings", "value": classMappings(false, func(c verdict.ClassInfo) string {
-						if c.Team == "" {
-							return string(c.Class)
-						}
-						return fmt.Sprintf("%s (%s)", c.Class, c.Owner)
-					})},
-					map[string]any{"id": "custom.cellOptions", "value": map[string]any{"type": "color-text"}}),
+				classColumn(),
 				byName("reason", map[string]any{"id": "mappings", "value": []map[string]any{{"type": "value", "options": reasonOpts}}}),
 			},
 		},
 		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "class", "desc": true}}},
 		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
 			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true},
-			"indexByName":   map[string]any{"instance": 0, "class": 1, "reason": 2, "responder": 3, "job": 4, "module": 5},
+			"indexByName":   map[string]any{"instance": 0, "address": 1, "class": 2, "reason": 3, "responder": 4, "job": 5, "module": 6},
 		}}},
 	}
+}
+
+// classColumn shows a table's class column in the class's colour, with
+// who fixes it.
+func classColumn() Override {
+	return Override{Matcher: map[string]any{"id": "byName", "options": "class"}, Properties: []map[string]any{
+		{"id": "mappings", "value": classMappings(false, func(c verdict.ClassInfo) string {
+			if c.Team == "" {
+				return string(c.Class)
+			}
+			return fmt.Sprintf("%s (%s)", c.Class, c.Owner)
+		})},
+		{"id": "custom.cellOptions", "value": map[string]any{"type": "color-text"}},
+	}}
 }
 
 // lastHop is the path trace's answer per target: the last hop that
