@@ -335,6 +335,9 @@ func syntheticJSON(t *testing.T) string {
 			{TTL: 2, Addr: netip.MustParseAddr("192.0.2.1"), RTT: time.Millisecond, Reason: verdict.AdminProhibited,
 				ICMP: &verdict.ICMP{Type: 3, Code: 13, Offender: netip.MustParseAddr("192.0.2.1")}},
 		},
+		Addresses: []prober.AddressResult{{Addr: netip.MustParseAddrPort("198.51.100.7:443"), Class: verdict.Firewall,
+			Reason: verdict.AdminProhibited, Responder: netip.MustParseAddr("192.0.2.1"), Duration: 3 * time.Millisecond,
+			Err: errors.New("connecting to 198.51.100.7 port 443: no route to host")}},
 	}
 	var b bytes.Buffer
 	if err := writeJSON(&b, "tcp", []string{"198.51.100.7:443"}, []prober.Result{r}); err != nil {

@@ -58,6 +58,11 @@
 //	          {"ttl": int, "address": string ("" when nothing answered), "rtt_seconds": number,
 //	           "reason": string, "answer": string (e.g. "time-exceeded (icmp 11/0)", "no answer"),
 //	           "reached": bool (the target answered), "icmp": object like "icmp" above, or null}
+//	      "addresses":           [object] every address dialled (module's tcp.addresses: all), preferred
+//	                                     family first, or null in "first" mode; the verdict above is the first
+//	                                     address that connected, else the first address's:
+//	          {"address": string (ip:port), "class": string, "reason": string, "responder": string,
+//	           "success": bool, "duration_seconds": number, "failure": string, "error": string}
 //	      "error":               string  the underlying error, for logs; "" when connected
 //	      "evidence":            string  what the kernel reported (the reason's evidence)
 //	      "meaning":             string  what that most likely means

@@ -34,6 +34,7 @@ type jsonResult struct {
 	ExpectLabels     map[string]string  `json:"expect_labels"`
 	ICMP             *jsonICMP          `json:"icmp"`
 	Trace            *jsonTrace         `json:"trace"`
+	Addresses        []jsonAddress      `json:"addresses"`
 	Error            string             `json:"error"`
 	Evidence         string             `json:"evidence"`
 	Meaning          string             `json:"meaning"`
@@ -41,6 +42,35 @@ type jsonResult struct {
 	Owner            string             `json:"owner"`
 	Ask              string             `json:"ask"`
 	Transcript       []string           `json:"transcript"`
+}
+
+// jsonAddress is one address's verdict (tcp.addresses: all), with the
+// field names of the result's own.
+type jsonAddress struct {
+	Address         string  `json:"address"`
+	Class           string  `json:"class"`
+	Reason          string  `json:"reason"`
+	Responder       string  `json:"responder"`
+	Success         bool    `json:"success"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Failure         string  `json:"failure"`
+	Error           string  `json:"error"`
+}
+
+func newJSONAddresses(r *prober.Result) []jsonAddress {
+	if r.Addresses == nil {
+		return nil
+	}
+	out := make([]jsonAddress, len(r.Addresses))
+	for i, a := range r.Addresses {
+		out[i] = jsonAddress{Address: a.Addr.String(), Class: string(a.Class), Reason: string(a.Reason),
+			Responder: addrText(a.Responder.IsValid(), a.Responder.String), Success: a.Success,
+			DurationSeconds: a.Duration.Seconds(), Failure: a.Failure}
+		if a.Err != nil && a.Class != verdict.Connected {
+			out[i].Error = a.Err.Error()
+		}
+	}
+	return out
 }
 
 type jsonICMP struct {
@@ -118,6 +148,7 @@ func newJSONResult(target string, r *prober.Result) jsonResult {
 		Ask:              report.Ask(ci, r),
 		ICMP:             newJSONICMP(r.ICMP),
 		Trace:            newJSONTrace(r),
+		Addresses:        newJSONAddresses(r),
 		Transcript:       make([]string, 0, len(r.Transcript)),
 	}
 	for _, p := range r.Phases {

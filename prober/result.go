@@ -112,13 +112,19 @@ func (r *Result) HopsAnswered() int {
 
 // Summary is a one-line description of the verdict, e.g.
 // "closed_by_peer (fin from 192.0.2.10 after 3ms)".
-func (r *Result) Summary() string {
+func (r *Result) Summary() string { return summary(r.Class, r.Reason, r.Responder, r.Duration) }
+
+// Summary is a one-line description of the address's verdict, as
+// Result.Summary.
+func (a *AddressResult) Summary() string { return summary(a.Class, a.Reason, a.Responder, a.Duration) }
+
+func summary(c verdict.Class, reason verdict.Reason, responder netip.Addr, d time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s", r.Class, r.Reason)
-	if r.Responder.IsValid() {
-		fmt.Fprintf(&b, " from %s", r.Responder)
+	fmt.Fprintf(&b, "%s (%s", c, reason)
+	if responder.IsValid() {
+		fmt.Fprintf(&b, " from %s", responder)
 	}
-	fmt.Fprintf(&b, " after %s)", RoundDuration(r.Duration))
+	fmt.Fprintf(&b, " after %s)", RoundDuration(d))
 	return b.String()
 }
 

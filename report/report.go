@@ -32,6 +32,13 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	ci := r.Class.Info()
 	ri := r.Reason.Info()
 	row("verdict", r.Summary())
+	for i, a := range r.Addresses { // tcp.addresses: all
+		key := ""
+		if i == 0 {
+			key = "addresses"
+		}
+		row(key, a.Addr.Addr().String()+"  "+a.Summary())
+	}
 	row("evidence", ri.Evidence)
 	if r.ICMP != nil {
 		row("icmp", r.ICMP.String())
