@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -31,6 +33,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
+	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 )
 
 const (
@@ -70,6 +73,9 @@ func run(args []string) int {
 	historyLimit := serveCmd.Flag("history.limit", "Recent probes (and recently probed targets) the status page keeps; 0 keeps none.").
 		Default(strconv.Itoa(history.DefaultLimit)).Int()
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
+	// For tests that must resolve names without a query leaving the machine
+	// (test/alerting): not a supported feature, so hidden.
+	dnsServer := serveCmd.Flag("dns.server", "Send every DNS query to this ip:port instead of the system's resolvers (tests only).").Hidden().String()
 
 	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
 	checkModule := checkCmd.Flag("module", "Module to probe with.").Default(config.DefaultModuleName).String()
@@ -99,7 +105,12 @@ func run(args []string) int {
 			return 0
 		}
 		offset := time.Duration(*timeoutOffset * float64(time.Second))
-		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit))
+		resolver, err := testResolver(*dnsServer)
+		if err != nil {
+			logger.Error("bad --dns.server", "err", err)
+			return 1
+		}
+		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver)
 	case checkCmd.FullCommand():
 		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
 			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput})
@@ -107,7 +118,7 @@ func run(args []string) int {
 	return 2
 }
 
-func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History) int {
+func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History, resolver *net.Resolver) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
@@ -115,7 +126,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	exp := collector.NewExporter(reg, store)
 
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist})
+	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist, Resolver: resolver})
 	mux.Handle("/transcript", &handler.Transcript{History: hist})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})
@@ -158,4 +169,17 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 			return 0
 		}
 	}
+}
+
+// testResolver is the resolver --dns.server asks for: Go's own, sending
+// every query to server; nil (the system's) when server is empty.
+func testResolver(server string) (*net.Resolver, error) {
+	if server == "" {
+		return nil, nil
+	}
+	ap, err := netip.ParseAddrPort(server)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not ip:port: %w", server, err)
+	}
+	return prober.ServerResolver(ap), nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,6 +34,8 @@ type Probe struct {
 	// History records each answered probe for the status page; nil keeps
 	// none.
 	History *history.History
+	// Resolver resolves target names; nil means the system's.
+	Resolver *net.Resolver
 }
 
 // badRequest answers 400 with a one-line reason.
@@ -68,7 +71,7 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug})
+	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug, Resolver: h.Resolver})
 	if clientGone(r.Context()) {
 		// The client went away mid-probe: the cut-short probe is no
 		// verdict, so it is neither counted nor answered.

@@ -73,7 +73,7 @@ func TestAllAddresses(t *testing.T) {
 		"all-refuse.multi.test.":     {a("127.0.0.2"), a("127.0.0.4")},
 		"dual.multi.test.":           {a("127.0.0.3")},
 	}, AAAA: map[string][]netip.Addr{"dual.multi.test.": {a("::1")}}}
-	resolver := testnet.Resolver(testnet.StartDNS(t, zone))
+	resolver := ServerResolver(testnet.StartDNS(t, zone))
 
 	first := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 100ms}\n")
 	all := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 100ms, addresses: all}\n")

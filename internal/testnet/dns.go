@@ -1,7 +1,6 @@
 package testnet
 
 import (
-	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -72,15 +71,6 @@ func ServeDNS(conn *net.UDPConn, zone *DNSZone, wg *sync.WaitGroup) {
 	}()
 }
 
-// Resolver is a Go resolver that sends every query to server (a DNSZone on
-// loopback) and never to the system's name servers.
-func Resolver(server netip.AddrPort) *net.Resolver {
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", server.String())
-	}}
-}
-
 func (z *DNSZone) answer(query []byte) ([]byte, bool) {
 	var p dnsmessage.Parser
 	h, err := p.Start(query)
@@ -134,7 +124,7 @@ func (z *DNSZone) answer(query []byte) ([]byte, bool) {
 }
 
 // StartDNS serves zone on a loopback UDP port until the test ends, and
-// returns the port's address (for Resolver).
+// returns the port's address (for prober.ServerResolver).
 func StartDNS(t testing.TB, zone *DNSZone) netip.AddrPort {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
