@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -68,6 +69,14 @@ const exporterConfig = `modules:
       preferred_ip_protocol: ip4
       hold: 100ms
       tls: true
+  tcp_all:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      hold: 100ms
+      addresses: all
 `
 
 // A key the config loader rejects: reloading this fails and keeps the
@@ -151,7 +160,9 @@ func (h *webhooks) find(name, instance string) (received, bool) {
 // evidence in its annotations; that a connected target raises nothing,
 // unless its module expects a banner the target never sends, which pages
 // the service's team; and that a failed config reload pages whoever runs
-// the exporter.
+// the exporter. A name with one address that refuses and one that connects
+// (module tcp_all dials both) is connected, and pages the refusing
+// address's team, naming it.
 func TestAlertsReachTheRightTeam(t *testing.T) {
 	testenv.NeedTools(t, "prometheus", "prometheus-alertmanager")
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
@@ -170,6 +181,22 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	// dashboard's path-trace panel queries.
 	dropped := testnet.FullBacklog(t).String()
 	t.Logf("targets: %s closes at once, %s is silent (and expected to send a banner), %s is closed, %s drops SYNs (traced)", closing, silent, closed, dropped)
+
+	// A name whose first address refuses and second connects, resolved by
+	// a DNS server on loopback that the exporter alone asks (--dns.server):
+	// no query leaves the machine.
+	partlyLn, err := net.Listen("tcp4", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testnet.Accept(t, partlyLn, testnet.KeepOpen)
+	partlyPort := partlyLn.Addr().(*net.TCPAddr).Port
+	refusing := "127.0.0.2" // nothing listens there on that port
+	dnsServer := testnet.StartDNS(t, &testnet.DNSZone{A: map[string][]netip.Addr{
+		"partly.alerting.test.": {netip.MustParseAddr(refusing), netip.MustParseAddr("127.0.0.3")},
+	}})
+	partly := net.JoinHostPort("partly.alerting.test", strconv.Itoa(partlyPort))
+	t.Logf("%s: %s refuses, 127.0.0.3 connects (DNS on %s)", partly, refusing, dnsServer)
 
 	hooks := &webhooks{}
 	hookLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -197,7 +224,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	writeFile(t, exporterFile, exporterConfig)
 	exporterAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	exporterproc.Run(ctx, t, "exporter", exec.Command(bin,
-		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr), "http://"+exporterAddr+"/-/healthy")
+		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr, "--dns.server="+dnsServer.String()), "http://"+exporterAddr+"/-/healthy")
 
 	// Alertmanager, from the shipped example: the team receivers point at
 	// our webhook, and it groups and sends at once.
@@ -258,11 +285,12 @@ alerting:
     - static_configs:
         - targets: [%q]
 scrape_configs:
-%s%s%s%s  - job_name: tcp_verdict_exporter
+%s%s%s%s%s  - job_name: tcp_verdict_exporter
     static_configs:
       - targets: [%q]
 `, rulesFile, amAddr, probeJob("tcp_verdict", "tcp", closing, silent, closed),
-		probeJob("tcp_verdict_trace", "tcp_trace", dropped), probeJob("tcp_verdict_expect", "tcp_expect", silent), probeJob("tcp_verdict_tls", "tcp_tls", silent), exporterAddr))
+		probeJob("tcp_verdict_trace", "tcp_trace", dropped), probeJob("tcp_verdict_expect", "tcp_expect", silent), probeJob("tcp_verdict_tls", "tcp_tls", silent),
+		probeJob("tcp_verdict_all", "tcp_all", partly), exporterAddr))
 	exporterproc.Run(ctx, t, "prometheus", exec.Command("prometheus",
 		"--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn"), "http://"+promAddr+"/-/ready")
@@ -364,6 +392,29 @@ scrape_configs:
 		}
 	}
 
+	// The name's refusing address pages the team of refused, naming the
+	// address; the target itself is connected, so refused's own alert
+	// stays silent (the check of every delivery below).
+	partial := mixin.PartialAlertName(verdict.Refused)
+	pa, err := waitFor(ctx, func() (received, bool) { return hooks.find(partial, partly) })
+	if err != nil {
+		t.Fatalf("%s for %s never reached a receiver (%v); received: %v\n%s", partial, partly, err, hooks.all(), prom.alertsDump(ctx))
+	}
+	t.Logf("%s: %s (address %s) reached team %s after %s: %q", partly, partial, pa.labels["address"], pa.team, time.Since(start).Round(time.Millisecond), pa.annotations["summary"])
+	refused := verdict.Refused.Info()
+	if pa.team != refused.Team || pa.receiver != refused.Team {
+		t.Errorf("%s reached receiver %s at /team/%s, want team %s", partial, pa.receiver, pa.team, refused.Team)
+	}
+	for k, v := range map[string]string{"address": refusing, "class": string(verdict.Refused), "reason": string(verdict.ConnRefused),
+		"responder": refusing, "job": "tcp_verdict_all", "module": "tcp_all"} {
+		if pa.labels[k] != v {
+			t.Errorf("%s: label %s=%q, want %q (labels %v)", partial, k, pa.labels[k], v, pa.labels)
+		}
+	}
+	if !strings.Contains(pa.annotations["summary"], refusing) || !strings.Contains(pa.annotations["description"], "Who fixes it: "+refused.Owner) {
+		t.Errorf("%s: annotations do not name the address and its owner: %v", partial, pa.annotations)
+	}
+
 	// A config reload that fails pages whoever runs the exporter, while the
 	// exporter keeps probing with its running config.
 	writeFile(t, exporterFile, badExporterConfig)
@@ -413,11 +464,12 @@ scrape_configs:
 	// Every alert that reached a receiver is one we expected, at the team
 	// the taxonomy names; nothing fell through to the default receiver.
 	expected := map[string]string{ // alertname/instance → team
-		mixin.AlertName(verdict.ClosedByPeer) + "/" + closing: verdict.ClosedByPeer.Info().Team,
-		mixin.AlertName(verdict.Refused) + "/" + closed:       verdict.Refused.Info().Team,
-		mixin.AlertName(verdict.Firewall) + "/" + dropped:     verdict.Firewall.Info().Team,
-		mixin.ExpectationFailed + "/" + silent:                verdict.ClosedByPeer.Info().Team,
-		mixin.ExporterConfigReloadFailed + "/" + exporterAddr: alerts.ExporterTeam(),
+		mixin.AlertName(verdict.ClosedByPeer) + "/" + closing:  verdict.ClosedByPeer.Info().Team,
+		mixin.AlertName(verdict.Refused) + "/" + closed:        verdict.Refused.Info().Team,
+		mixin.AlertName(verdict.Firewall) + "/" + dropped:      verdict.Firewall.Info().Team,
+		mixin.ExpectationFailed + "/" + silent:                 verdict.ClosedByPeer.Info().Team,
+		mixin.ExporterConfigReloadFailed + "/" + exporterAddr:  alerts.ExporterTeam(),
+		mixin.PartialAlertName(verdict.Refused) + "/" + partly: verdict.Refused.Info().Team,
 	}
 	var got []string
 	for _, a := range hooks.all() {
