@@ -199,6 +199,19 @@ const exporterConfig = `modules:
     prober: tcp
     timeout: 2s
     tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 0s}
+  # Every address of a name (tcp.addresses), of one family or of both.
+  v4_all:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: false, hold: 300ms, addresses: all}
+  v6_all:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 300ms, addresses: all}
+  v4_all_families:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: true, hold: 300ms, addresses: all}
 `
 
 // lab is one run's network and the exporter inside it.
@@ -326,6 +339,7 @@ func setupLab(t *testing.T) *lab {
 		must(l.servers.listen(l.server, port, behave))
 	}
 	must(l.servers.listenFullBacklog(l.server, portFullBacklog, netip.MustParseAddr(ipv4.server())))
+	must(l.setupMultiAddress())
 
 	l.zone = &testnet.DNSZone{
 		A: map[string][]netip.Addr{
@@ -338,6 +352,7 @@ func setupLab(t *testing.T) *lab {
 		},
 		Silent: map[string]bool{"slow." + dnsName: true},
 	}
+	addMultiAddressNames(l.zone)
 	dnsAddr := netip.AddrPortFrom(netip.MustParseAddr(ipv4.addr(3, 53)), 53)
 	must(l.servers.serveDNS(l.server, dnsAddr, l.zone))
 	must(setResolvConf(l.client, fmt.Sprintf("# tcp_verdict_exporter e2e lab\nnameserver %s\noptions timeout:1 attempts:1\n", dnsAddr.Addr())))
@@ -369,6 +384,9 @@ func TestLab(t *testing.T) {
 	// The check command on the same network verdicts, before the traces
 	// (for the reason just below).
 	t.Run("check-command", l.testCheckVerdicts)
+	// Names with several addresses (tcp.addresses), through /probe and check.
+	t.Run("addresses", l.testAddresses)
+	t.Run("addresses-check-command", l.testAddressesCheck)
 	// After the verdicts: r1's own "no route" answer (ip_error) shares its
 	// per-destination token bucket with the ICMP rate limit, and each
 	// time-exceeded of a trace empties it (icmp_ratelimit 0), which delays
