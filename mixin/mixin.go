@@ -317,7 +317,7 @@ func (c Config) YAML() []byte {
 		ExporterSelector string    `yaml:"exporter_selector"`
 		Classes          yaml.Node `yaml:"classes"`
 		ExporterHealth   yaml.Node `yaml:"exporter_health"`
-		PartialAddresses Policy    `yaml:"partial_addresses"`
+		PartialAddresses Policy    `yaml:"partial_addresses,flow"`
 		RunbookURL       string    `yaml:"runbook_url"`
 		DashboardURL     string    `yaml:"dashboard_url"`
 	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.RunbookURL, c.DashboardURL}

@@ -59,6 +59,13 @@ func TestParse(t *testing.T) {
 	if got := c.Exporter(ProbesAbsent); got != (Policy{For: "10m", Severity: "info"}) {
 		t.Errorf("%s: %+v, want the default for and severity info", ProbesAbsent, got)
 	}
+	c, err = Parse([]byte("partial_addresses: {severity: critical}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PartialAddresses; got != (Policy{For: "5m", Severity: Critical}) {
+		t.Errorf("partial_addresses: %+v, want the default for and severity critical", got)
+	}
 	if Default().Class(verdict.Refused).For != "2m" {
 		t.Error("Parse changed the defaults")
 	}
@@ -74,6 +81,7 @@ func TestParseRejects(t *testing.T) {
 		"probe_selector: '{job=\"x\"}'\n":                         "without braces",
 		"classes: [1]\n":                                          "parsing",
 		"exporter_health:\n  TCPVerdictProbesAbsent: {for: 0m}\n": "positive",
+		"partial_addresses: {for: 30s}\n":                         "partial_addresses: for \"30s\"",
 	} {
 		_, err := Parse([]byte(in))
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -87,6 +95,22 @@ func TestAlertName(t *testing.T) {
 		if got := AlertName(c); got != want {
 			t.Errorf("AlertName(%s) = %s, want %s", c, got, want)
 		}
+	}
+}
+
+func TestPartialAlertName(t *testing.T) {
+	for c, want := range map[verdict.Class]string{verdict.Refused: "TCPVerdictSomeAddressesRefused", verdict.ClosedByPeer: "TCPVerdictSomeAddressesClosedByPeer"} {
+		if got := PartialAlertName(c); got != want {
+			t.Errorf("PartialAlertName(%s) = %s, want %s", c, got, want)
+		}
+	}
+	for _, c := range PartialFailing() {
+		if c.Class == verdict.DNSError || c.Team == "" {
+			t.Errorf("PartialFailing lists %s: an address that was dialled never has it", c.Class)
+		}
+	}
+	if len(PartialFailing()) != len(Failing())-1 {
+		t.Errorf("PartialFailing has %d classes, want every failing class but dns_error", len(PartialFailing()))
 	}
 }
 
