@@ -176,15 +176,9 @@ func (l *lab) testAddressesCheck(t *testing.T) {
 				"addresses " + refusing + "  refused (conn-refused from " + refusing,
 				"          " + connecting + "  connected (syn-ack from " + connecting,
 			}
-			at := 0
-			for _, w := range want {
-				i := strings.Index(out[at:], w)
-				if i < 0 {
-					t.Errorf("check's output lacks, in order, %q:\n%s\nstderr: %s", w, out, stderr)
-					break
-				}
-				at += i + len(w)
-			}
+			inOrder(t, "check's output", out+"\nstderr: "+stderr, want)
+			// /probe?debug=true shows the same transcript and verdict block.
+			inOrder(t, "/probe?debug=true", l.exporter.debugProbe(target, f.name+"_all"), want)
 			if code != 0 {
 				t.Errorf("exit status %d, want 0 (connected)", code)
 			}
@@ -210,5 +204,19 @@ func (l *lab) testAddressesCheck(t *testing.T) {
 				t.Errorf("check's JSON: %+v", r)
 			}
 		})
+	}
+}
+
+// inOrder checks that text holds each of want, in order.
+func inOrder(t *testing.T, what, text string, want []string) {
+	t.Helper()
+	at := 0
+	for _, w := range want {
+		i := strings.Index(text[at:], w)
+		if i < 0 {
+			t.Errorf("%s lacks, in order, %q:\n%s", what, w, text)
+			return
+		}
+		at += i + len(w)
 	}
 }
