@@ -134,7 +134,9 @@ func StartDNS(t testing.TB, zone *DNSZone) netip.AddrPort {
 	var wg sync.WaitGroup
 	ServeDNS(conn, zone, &wg)
 	t.Cleanup(func() {
-		conn.Close()
+		if err := conn.Close(); err != nil {
+			t.Errorf("closing the DNS server: %v", err)
+		}
 		wg.Wait()
 	})
 	return conn.LocalAddr().(*net.UDPAddr).AddrPort()
