@@ -122,6 +122,9 @@ func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error)
 func (h *Probe) log(module string, r *prober.Result) {
 	attrs := []any{"target", r.Target.String(), "module", module, "class", r.Class, "reason", r.Reason,
 		"responder", r.Responder, "duration_seconds", r.Duration.Seconds()}
+	if r.Addr.IsValid() {
+		attrs = append(attrs, "address", r.Addr.Addr())
+	}
 	if r.Err != nil {
 		attrs = append(attrs, "err", r.Err)
 	}

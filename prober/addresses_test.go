@@ -77,6 +77,7 @@ func TestAllAddresses(t *testing.T) {
 
 	first := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 100ms}\n")
 	all := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 100ms, addresses: all}\n")
+	capped := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 100ms, addresses: all, max_addresses: 1}\n")
 	all6 := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip6, hold: 100ms, addresses: all}\n")
 	type addr struct {
 		ip     string
@@ -113,6 +114,10 @@ func TestAllAddresses(t *testing.T) {
 				"telnet: connect to address 127.0.0.4: Connection refused",
 				"telnet: Unable to connect to remote host: Connection refused",
 			}},
+		{name: "all, capped: the first address only", host: "all-refuse.multi.test", m: capped,
+			reason: verdict.ConnRefused, addr: "127.0.0.2",
+			addrs: []addr{{"127.0.0.2", verdict.ConnRefused}},
+			lines: []string{"(dialling 1 of the 2 addresses of all-refuse.multi.test: tcp.max_addresses is 1)"}},
 		{name: "all: preferred family first", host: "dual.multi.test", m: all6,
 			reason: verdict.SynAck, addr: "127.0.0.3",
 			addrs: []addr{{"::1", verdict.ConnRefused}, {"127.0.0.3", verdict.SynAck}}},

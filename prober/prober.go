@@ -155,7 +155,7 @@ func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.
 		return nil, false
 	}
 	if skipped > 0 {
-		p.logf("(%d more addresses of %s not dialled: tcp.max_addresses is %d)", skipped, t.Host, tcp.MaxAddresses)
+		p.logf("(dialling %d of the %d addresses of %s: tcp.max_addresses is %d)", len(list), len(list)+skipped, t.Host, tcp.MaxAddresses)
 	}
 	return list, true
 }
