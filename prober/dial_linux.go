@@ -240,4 +240,17 @@ type tcpConn struct {
 }
 
 func (c *tcpConn) LocalAddr() net.Addr  { return c.local }
+
+// CloseWrite sends our FIN and keeps the socket open for reading.
+func (c *tcpConn) CloseWrite() error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
+}
 func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }

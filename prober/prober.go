@@ -98,7 +98,7 @@ func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Reso
 		p.tracePath(ctx, tcp, addr)
 		return
 	}
-	defer conn.Close() //nolint:errcheck // the probe is over; a close error changes no verdict
+	defer closePolitely(conn)
 	p.session(conn, tcp)
 }
 

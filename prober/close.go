@@ -1,0 +1,58 @@
+package prober
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// drainTime bounds how long a closed session waits for the peer's FIN.
+const drainTime = time.Second
+
+// closing counts the sessions still draining after closePolitely.
+var closing sync.WaitGroup
+
+// closePolitely ends a session with FIN, never with a RST of our own:
+// Linux answers a close() with unread data in the receive queue by a RST,
+// which services such as MySQL (max_connect_errors) count against the
+// probing host. So it shuts down our direction (FIN), then, in the
+// background so that the verdict does not wait, reads and discards what
+// the peer still sends until its FIN (or drainTime), and only then closes.
+// A peer that keeps sending past drainTime may still get a RST: the kernel
+// resets data arriving for a closed socket (README, "Polite probes").
+func closePolitely(c net.Conn) {
+	cw, ok := c.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		c.Close()
+		return
+	}
+	closing.Add(1)
+	go func() {
+		defer closing.Done()
+		defer c.Close()
+		if c.SetReadDeadline(time.Now().Add(drainTime)) != nil {
+			return
+		}
+		var buf [512]byte
+		for {
+			if _, err := c.Read(buf[:]); err != nil {
+				return // the peer's FIN (EOF), its RST, or drainTime
+			}
+		}
+	}()
+}
+
+// WaitClosed waits, at most timeout, until every session closePolitely
+// ended has seen the peer's FIN or its drain time: a command about to exit
+// calls it, as exit would close the sockets with their unread data.
+func WaitClosed(timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		closing.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+}
