@@ -239,7 +239,7 @@ type tcpConn struct {
 	local, remote *net.TCPAddr
 }
 
-func (c *tcpConn) LocalAddr() net.Addr  { return c.local }
+func (c *tcpConn) LocalAddr() net.Addr { return c.local }
 
 // CloseWrite sends our FIN and keeps the socket open for reading.
 func (c *tcpConn) CloseWrite() error {
