@@ -81,6 +81,9 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.log(moduleName, &result)
 	}
+	if result.TraceErr != nil { // the verdict stands; the operator must hear of it
+		h.Logger.Warn("path trace could not run", "target", target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
+	}
 
 	if debug {
 		writeDebug(w, moduleName, &result)
