@@ -152,7 +152,7 @@ func (c Probe) Collect(ch chan<- prometheus.Metric) {
 // address's bytes in the form blackbox's resolver hands it, 0 when nothing
 // was resolved. An IP literal comes back from Go's resolver in its 16-byte
 // form (IPv4 as ::ffff:a.b.c.d), an A record in its 4-byte form, IPv6 always
-// in 16 bytes (README, "probe_ip_addr_hash").
+// in 16 bytes (README, "Metrics").
 func addrHash(r *prober.Result) float64 {
 	if !r.Addr.IsValid() {
 		return 0
