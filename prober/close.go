@@ -19,17 +19,18 @@ var closing sync.WaitGroup
 // background so that the verdict does not wait, reads and discards what
 // the peer still sends until its FIN (or drainTime), and only then closes.
 // A peer that keeps sending past drainTime may still get a RST: the kernel
-// resets data arriving for a closed socket (README, "Polite probes").
+// resets data arriving for a closed socket (docs/kernel-evidence.md,
+// "Other host facts"; README, "Polite probes").
 func closePolitely(c net.Conn) {
 	cw, ok := c.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {
-		c.Close()
+		_ = c.Close() // not connected (a trace's socket): nothing to end politely
 		return
 	}
 	closing.Add(1)
 	go func() {
 		defer closing.Done()
-		defer c.Close()
+		defer func() { _ = c.Close() }() // the session is over; a close error changes nothing
 		if c.SetReadDeadline(time.Now().Add(drainTime)) != nil {
 			return
 		}

@@ -17,12 +17,12 @@ import (
 func TestProbesCloseWithFIN(t *testing.T) {
 	type peer func(c *net.TCPConn)
 	silent := peer(func(*net.TCPConn) {})
-	banner := peer(func(c *net.TCPConn) { c.Write([]byte("SSH-2.0-tve\r\n")) })
+	banner := peer(func(c *net.TCPConn) { _, _ = c.Write([]byte("SSH-2.0-tve\r\n")) })
 	chatty := peer(func(c *net.TCPConn) {
 		// An SMTP-like dialogue whose last answer the probe never reads.
-		c.Write([]byte("220 hello\r\n"))
+		_, _ = c.Write([]byte("220 hello\r\n"))
 		if line, err := bufio.NewReader(c).ReadString('\n'); err == nil && line == "QUIT\n" {
-			c.Write([]byte("221 bye\r\n"))
+			_, _ = c.Write([]byte("221 bye\r\n"))
 		}
 	})
 	cases := []struct {
@@ -41,12 +41,15 @@ func TestProbesCloseWithFIN(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ended := make(chan error, 1)
 			target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+				defer func() { _ = c.Close() }() // after our read saw the end
 				tc.peer(c)
 				// Read to the end: nil is our FIN, ECONNRESET our RST.
-				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+					ended <- err
+					return
+				}
 				_, err := io.Copy(io.Discard, c)
 				ended <- err
-				c.Close()
 			})
 			r := probeTarget(t, target, module(t, tc.yaml))
 			if !r.Success {

@@ -28,7 +28,7 @@ import (
 // meets itself (a simultaneous open) and no listener is involved. dialTCP
 // closes such a connection and dials again, at most selfConnectTries
 // times; when every try met itself it returns errSelfConnect. Go's
-// net.Dialer does the same check (README, "No self-connect").
+// net.Dialer does the same check (docs/kernel-evidence.md, "Other host facts").
 func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
 	for try := 1; ; try++ {
 		conn, local, ev, err := dialOnce(ctx, src, dst, noDelay, wantLocal)

@@ -220,8 +220,8 @@ func (p *probe) notOurs(src netip.Addr, err error) {
 // selfConnected gives the verdict of a dial whose every try connected to
 // itself. The kernel never picks a source port that any socket has bound
 // (a listener included), so the port it picked has no listener: the SYN
-// would have met a RST, and the verdict is refused (README, "No
-// self-connect").
+// would have met a RST, and the verdict is refused
+// (docs/kernel-evidence.md, "Other host facts").
 func (p *probe) selfConnected(addr netip.AddrPort, err error) {
 	p.verdict(verdict.ConnRefused, addr.Addr(), fmt.Errorf("connecting to %s: %w; no socket is bound to that port, so nothing listens", addrText(addr), err))
 	p.logf("(the socket connected to itself: the kernel chose port %d as the source port, so no socket is bound to it)", addr.Port())

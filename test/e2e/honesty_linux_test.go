@@ -86,7 +86,7 @@ func TestHonesty(t *testing.T) {
 		must(sysctl(ns, "net.ipv4.ip_local_port_range", fmt.Sprintf("%d %d", onePort, onePort)))
 		e, err := startExporter(ns, bin, config, "127.0.0.1:9765", 0)
 		must(err)
-		defer e.stop()
+		defer func() { _ = e.stop() }() // also registered for teardown
 		e.client.Transport = fixedPortTransport(ns)
 		targets := map[string]string{"v4": fmt.Sprintf("127.0.0.1:%d", onePort), "v6": fmt.Sprintf("[::1]:%d", onePort)}
 		for module, target := range targets {
@@ -132,7 +132,7 @@ func TestHonesty(t *testing.T) {
 		must(srv.listen(ns, listenPort, silent))
 		e, err := startExporter(ns, bin, config, "127.0.0.1:9765", 0)
 		must(err)
-		defer e.stop()
+		defer func() { _ = e.stop() }() // also registered for teardown
 		for _, f := range []struct{ name, target string }{
 			{"v4", fmt.Sprintf("%s:%d", ownV4, listenPort)},
 			{"v6", fmt.Sprintf("[%s]:%d", ownV6, listenPort)},
