@@ -3,14 +3,22 @@ package prober
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // drainTime bounds how long a closed session waits for the peer's FIN.
 const drainTime = time.Second
 
-// closing counts the sessions still draining after closePolitely.
-var closing sync.WaitGroup
+// maxDraining bounds the sessions draining at once, each holding a
+// descriptor for up to drainTime; beyond it a session drains only what has
+// already arrived, then closes.
+var maxDraining int64 = 256 // a var for the test of the bound
+
+var (
+	closing  sync.WaitGroup // the sessions still draining after closePolitely
+	draining atomic.Int64
+)
 
 // closePolitely ends a session with FIN, never with a RST of our own:
 // Linux answers a close() with unread data in the receive queue by a RST,
@@ -27,9 +35,16 @@ func closePolitely(c net.Conn) {
 		_ = c.Close() // not connected (a trace's socket): nothing to end politely
 		return
 	}
+	if draining.Add(1) > maxDraining {
+		draining.Add(-1)
+		discardQueued(c)
+		_ = c.Close() // the session is over; a close error changes nothing
+		return
+	}
 	closing.Add(1)
 	go func() {
 		defer closing.Done()
+		defer draining.Add(-1)
 		defer func() { _ = c.Close() }() // the session is over; a close error changes nothing
 		if c.SetReadDeadline(time.Now().Add(drainTime)) != nil {
 			return
