@@ -69,6 +69,9 @@ func Run(ctx context.Context, o Options) int {
 		complain(o.Stderr, strings.ReplaceAll(err.Error(), "\n", " "))
 		return ExitBadInput
 	}
+	// Exit would close the sessions still draining, with a RST if data
+	// came; a peer that is still silent after a short wait gets none.
+	defer prober.WaitClosed(250 * time.Millisecond)
 	if o.Output == OutputJSON {
 		results := probeAll(ctx, p, nil)
 		if ctx.Err() != nil {

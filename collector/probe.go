@@ -146,16 +146,26 @@ func (c Probe) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// addrHash is FNV-32a of the resolved address's text form (such as
-// "10.0.0.1"), 0 when nothing was resolved. It changes when the address
-// does, which is what the metric is for, but it is not blackbox_exporter's
-// number for the same address: blackbox hashes the address's bytes.
+// addrHash matches blackbox_exporter's probe_ip_addr_hash: FNV-32a of the
+// address's bytes in the form blackbox's resolver hands it, 0 when nothing
+// was resolved. An IP literal comes back from Go's resolver in its 16-byte
+// form (IPv4 as ::ffff:a.b.c.d), an A record in its 4-byte form, IPv6 always
+// in 16 bytes (README, "Metrics").
 func addrHash(r *prober.Result) float64 {
 	if !r.Addr.IsValid() {
 		return 0
 	}
+	a := r.Addr.Addr().WithZone("")
+	var b []byte
+	if a.Is4() && !r.Target.IP.IsValid() {
+		v4 := a.As4()
+		b = v4[:]
+	} else {
+		v6 := a.As16() // IPv4 as ::ffff:a.b.c.d
+		b = v6[:]
+	}
 	h := fnv.New32a()
-	h.Write([]byte(r.Addr.Addr().String()))
+	h.Write(b)
 	return float64(h.Sum32())
 }
 

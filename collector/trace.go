@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"strings"
+
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 )
 
@@ -18,8 +20,25 @@ var (
 		"address", "reason")
 )
 
-// traceSamples adds the path trace's series to s when a trace ran.
+// traceSkippedFamily says that a due trace could not run, and why.
+var traceSkippedFamily = newFamily("tcp_trace_skipped",
+	"1 when a path trace was due (tcp.trace, a firewall or unreachable verdict) but could not run, with the reason ("+traceSkipNames()+"). Only then.",
+	"reason")
+
+func traceSkipNames() string {
+	names := make([]string, len(prober.TraceSkips))
+	for i, s := range prober.TraceSkips {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// traceSamples adds the path trace's series to s when a trace ran, or the
+// reason it could not when it was due.
 func traceSamples(s []sample, r *prober.Result) []sample {
+	if r.TraceSkipped != "" {
+		return append(s, sample{traceSkippedFamily, []string{string(r.TraceSkipped)}, 1})
+	}
 	if len(r.Hops) == 0 {
 		return s
 	}

@@ -48,21 +48,24 @@ func TestTraceMetrics(t *testing.T) {
 	cases := []struct {
 		name string
 		hops []prober.Hop
+		skip prober.TraceSkip
 		want []string
 	}{
-		{"no trace ran", nil, nil},
-		{"dies after r2", []prober.Hop{te(1, r1), te(2, r2), {TTL: 3}, {TTL: 4}}, []string{
+		{"no trace ran", nil, "", nil},
+		{"no sockets for the trace", nil, prober.TraceNoDescriptors, []string{`tcp_trace_skipped{reason="descriptors"} 1`}},
+		{"no time for the trace", nil, prober.TraceNoTime, []string{`tcp_trace_skipped{reason="no-time"} 1`}},
+		{"dies after r2", []prober.Hop{te(1, r1), te(2, r2), {TTL: 3}, {TTL: 4}}, "", []string{
 			`tcp_trace_hops_answered 2`,
 			`tcp_trace_last_hop 2`,
 			`tcp_trace_last_hop_info{address="192.0.2.2",reason="time-exceeded"} 1`,
 		}},
 		{"rejected at hop 3", []prober.Hop{te(1, r1), te(2, r2),
-			{TTL: 3, Addr: r2, Reason: verdict.AdminProhibited, ICMP: &verdict.ICMP{Type: 3, Code: 13, Offender: r2}}}, []string{
+			{TTL: 3, Addr: r2, Reason: verdict.AdminProhibited, ICMP: &verdict.ICMP{Type: 3, Code: 13, Offender: r2}}}, "", []string{
 			`tcp_trace_hops_answered 3`,
 			`tcp_trace_last_hop 3`,
 			`tcp_trace_last_hop_info{address="192.0.2.2",reason="admin-prohibited"} 1`,
 		}},
-		{"nobody answered", []prober.Hop{{TTL: 1}, {TTL: 2}}, []string{
+		{"nobody answered", []prober.Hop{{TTL: 1}, {TTL: 2}}, "", []string{
 			`tcp_trace_hops_answered 0`,
 			`tcp_trace_last_hop 0`,
 			`tcp_trace_last_hop_info{address="",reason=""} 1`,
@@ -71,7 +74,7 @@ func TestTraceMetrics(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			r := base
-			r.Hops = c.hops
+			r.Hops, r.TraceSkipped = c.hops, c.skip
 			body := serveRegistry(t, &r)
 			if got := traceSeries(body); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
 				t.Errorf("trace series:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(c.want, "\n"))

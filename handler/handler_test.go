@@ -73,6 +73,11 @@ func TestProbeBadRequests(t *testing.T) {
 		{"unsupported prober", "target=127.0.0.1:22&module=web", nil, "module web uses prober http, which tcp_verdict_exporter does not implement"},
 		{"bad timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"soon"}}, "X-Prometheus-Scrape-Timeout-Seconds"},
 		{"negative timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-1"}}, "positive number"},
+		{"zero timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"0"}}, "positive number"},
+		{"NaN timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"NaN"}}, "positive number"},
+		{"+Inf timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"+Inf"}}, "positive number"},
+		{"-Inf timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-Inf"}}, "positive number"},
+		{"sub-nanosecond timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1e-10"}}, "leaves no time to probe"},
 		{"bad debug", "target=127.0.0.1:22&debug=maybe", nil, "debug="},
 	}
 	for _, tc := range cases {
@@ -146,7 +151,9 @@ func TestTimeoutFromScrapeHeader(t *testing.T) {
 	h, _ := newProbe(t)
 	h.TimeoutOffset = 500_000_000 // 0.5s
 	m, _ := h.Store.Get().Lookup("tcp")
-	cases := map[string]string{"": "2s", "10": "2s", "1": "500ms", "0.3": "300ms"}
+	// Above twice the offset the probe gets the scrape timeout less the
+	// offset; below, half of it: never the whole scrape, never more than it.
+	cases := map[string]string{"": "2s", "10": "2s", "1": "500ms", "0.8": "400ms", "0.5": "250ms", "0.3": "150ms", "2e-9": "1ns"}
 	for header, want := range cases {
 		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
 		if header != "" {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strconv"
@@ -83,6 +84,9 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.log(moduleName, &result)
 	}
+	if result.TraceErr != nil { // the verdict stands; the operator must hear of it
+		h.Logger.Warn("path trace could not run", "target", target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
+	}
 
 	if debug {
 		writeDebug(w, moduleName, &result)
@@ -101,22 +105,30 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // timeout is the smaller of the module's timeout (config's default when it
-// sets none) and Prometheus's scrape timeout less the offset: a probe never
-// outlives the scrape.
+// sets none) and the share of Prometheus's scrape timeout that scrapeBudget
+// gives the probe: a probe never outlives the scrape.
 func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error) {
 	timeout := m.ProbeTimeout()
 	if v := r.Header.Get("X-Prometheus-Scrape-Timeout-Seconds"); v != "" {
 		secs, err := strconv.ParseFloat(v, 64)
-		if err != nil || secs <= 0 || secs > 1e6 {
+		if err != nil || math.IsNaN(secs) || secs <= 0 || secs > 1e6 { // ±Inf fail the range
 			return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q is not a positive number of seconds", v)
 		}
-		scrape := time.Duration(secs * float64(time.Second))
-		if scrape > h.TimeoutOffset {
-			scrape -= h.TimeoutOffset
+		budget := scrapeBudget(time.Duration(secs*float64(time.Second)), h.TimeoutOffset)
+		if budget <= 0 {
+			return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q leaves no time to probe", v)
 		}
-		timeout = min(timeout, scrape)
+		timeout = min(timeout, budget)
 	}
 	return timeout, nil
+}
+
+// scrapeBudget is the probe's share of a scrape timeout: the timeout less
+// the offset, but never less than half of it, so that a scrape timeout at
+// or below the offset still gets an answer in time (README, "Configuration").
+// It grows with the scrape timeout, with no jump where the two rules meet.
+func scrapeBudget(scrape, offset time.Duration) time.Duration {
+	return max(scrape-offset, scrape/2)
 }
 
 func (h *Probe) log(module string, r *prober.Result) {

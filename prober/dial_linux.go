@@ -22,7 +22,27 @@ import (
 // fails, taking the queue with it, and spends system calls a probe does not
 // need (keepalive, TCP_NODELAY, getsockname). wantLocal asks for our own
 // address, which costs a getsockname.
+//
+// A connection to one of this host's own addresses can connect to itself:
+// when the kernel picks the target's port as the source port, the SYN
+// meets itself (a simultaneous open) and no listener is involved. dialTCP
+// closes such a connection and dials again, at most selfConnectTries
+// times; when every try met itself it returns errSelfConnect. Go's
+// net.Dialer does the same check (docs/kernel-evidence.md, "Other host facts").
 func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
+	for try := 1; ; try++ {
+		conn, local, ev, err := dialOnce(ctx, src, dst, noDelay, wantLocal)
+		if !errors.Is(err, errSelfConnect) {
+			return conn, local, ev, err
+		}
+		if try == selfConnectTries || ctx.Err() != nil {
+			return nil, netip.Addr{}, ev, fmt.Errorf("%w (%d tries)", err, try)
+		}
+	}
+}
+
+// dialOnce is one try of dialTCP.
+func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
 	fd, err := armedSocket(src, dst, func(fd int) error {
 		if !noDelay {
 			return nil
@@ -73,6 +93,10 @@ func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, w
 		return nil, netip.Addr{}, ev, connErr
 	}
 	_ = f.SetWriteDeadline(time.Time{}) // f is open and pollable: cannot fail
+	if selfConnectedFile(f, dst) {
+		_ = f.Close() // nothing was sent or queued on it: there is nothing to report
+		return nil, netip.Addr{}, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
+	}
 	c := &tcpConn{File: f, remote: net.TCPAddrFromAddrPort(dst)}
 	var local netip.Addr
 	if wantLocal {
@@ -82,6 +106,43 @@ func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, w
 	}
 	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
 	return c, local, verdict.DialEvidence{}, nil
+}
+
+// selfConnectedFile reports whether f connected to itself, and then arms
+// it to close with an abort: nobody else is on this connection, and a
+// TIME_WAIT would keep a service from binding the target's port for a
+// minute (README, "No self-connect").
+func selfConnectedFile(f *os.File, dst netip.AddrPort) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	self := false
+	_ = rc.Control(func(fd uintptr) { // fails only on a closed file, and f is open
+		if self = selfConnected(int(fd), dst); self {
+			_ = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}) // without it, a TIME_WAIT: no worse
+		}
+	})
+	return self
+}
+
+// selfConnected reports whether the connected socket's own address and
+// port are the target's: it connected to itself.
+func selfConnected(fd int, dst netip.AddrPort) bool {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	var local netip.AddrPort
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
+	case *unix.SockaddrInet6:
+		local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
+	default:
+		return false
+	}
+	return local.Port() == dst.Port() && local.Addr() == dst.Addr().WithZone("").Unmap()
 }
 
 // waitConnected waits until the handshake ends. A connecting socket turns
@@ -178,5 +239,18 @@ type tcpConn struct {
 	local, remote *net.TCPAddr
 }
 
-func (c *tcpConn) LocalAddr() net.Addr  { return c.local }
+func (c *tcpConn) LocalAddr() net.Addr { return c.local }
+
+// CloseWrite sends our FIN and keeps the socket open for reading.
+func (c *tcpConn) CloseWrite() error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return err
+	}
+	return serr
+}
 func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }

@@ -117,7 +117,7 @@ func (p *probe) dial(ctx context.Context, tcp config.TCPProbe, ip netip.Addr) {
 		}
 		return
 	}
-	defer conn.Close() //nolint:errcheck // the probe is over; a close error changes no verdict
+	defer closePolitely(conn)
 	p.session(conn, tcp)
 }
 
@@ -175,6 +175,10 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 			p.logf("telnet: source address %s cannot reach %s", src, addr.Addr())
 			return nil, false
 		}
+		if owned, err := ownAddrs.owns(src); !owned {
+			p.notOurs(src, err)
+			return nil, false
+		}
 		p.res.Source = src
 	}
 	if p.trace { // the arguments cost allocations even when logf drops them
@@ -196,6 +200,10 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 		}
 		return conn, true
 	}
+	if errors.Is(err, errSelfConnect) {
+		p.selfConnected(addr, err)
+		return nil, false
+	}
 	if ev.ICMP != nil && ev.ICMP.Local && ev.ICMP.Offender == addr.Addr() {
 		// Probing one of our own addresses: the ICMP is the target's answer.
 		ev.ICMP.Local = false
@@ -215,6 +223,27 @@ func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.Add
 	p.verdict(reason, responder, fmt.Errorf("connecting to %s: %w", addrText(addr), err))
 	p.logDialFailure(ev, reason)
 	return nil, false
+}
+
+// notOurs refuses a source_ip_address this host does not own (or whose
+// ownership it could not read): our own configuration's failure.
+func (p *probe) notOurs(src netip.Addr, err error) {
+	if err == nil {
+		err = fmt.Errorf("source_ip_address %s is not assigned to any interface of this host", src)
+	}
+	p.verdict(verdict.LocalError, netip.Addr{}, err)
+	p.logf("telnet: bind: %v (a failure of this host, not of the network)", err)
+}
+
+// selfConnected gives the verdict of a dial whose every try connected to
+// itself. The kernel never picks a source port that any socket has bound
+// (a listener included), so the port it picked has no listener: the SYN
+// would have met a RST, and the verdict is refused
+// (docs/kernel-evidence.md, "Other host facts").
+func (p *probe) selfConnected(addr netip.AddrPort, err error) {
+	p.verdict(verdict.ConnRefused, addr.Addr(), fmt.Errorf("connecting to %s: %w; no socket is bound to that port, so nothing listens", addrText(addr), err))
+	p.logf("(the socket connected to itself: the kernel chose port %d as the source port, so no socket is bound to it)", addr.Port())
+	p.logf("telnet: Unable to connect to remote host: Connection refused")
 }
 
 func (p *probe) logDialFailure(ev verdict.DialEvidence, reason verdict.Reason) {

@@ -58,6 +58,11 @@ type Result struct {
 	// one); a trace that ran holds at least TTL 1. Extra evidence: the
 	// verdict never depends on it.
 	Hops []Hop
+	// TraceSkipped says why a path trace that was due (tcp.trace, a network
+	// verdict) did not run; empty when it ran or was not due. TraceErr is
+	// the error behind it, for the log.
+	TraceSkipped TraceSkip
+	TraceErr     error
 
 	// Addresses holds each dialled address's verdict, in the order dialled
 	// (preferred family first), when the module dials every address of a

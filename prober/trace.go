@@ -2,9 +2,11 @@ package prober
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
@@ -67,6 +69,26 @@ func (h Hop) Answer() string {
 	return what + " (" + strings.Join(detail, ", ") + ")"
 }
 
+// TraceSkip is why a path trace that was due could not run: a bounded set,
+// a metric's label values.
+type TraceSkip string
+
+// The reasons a due trace did not run.
+const (
+	TraceNoDescriptors TraceSkip = "descriptors" // EMFILE or ENFILE: no sockets for the TTLs
+	TraceLocalError    TraceSkip = "local-error" // any other failure of this host
+	TraceNoTime        TraceSkip = "no-time"     // the probe's deadline left no time for it
+)
+
+// TraceSkips lists every TraceSkip, for documentation and tests.
+var TraceSkips = []TraceSkip{TraceNoDescriptors, TraceLocalError, TraceNoTime}
+
+// skipTrace records that a due trace could not run, and why.
+func (p *probe) skipTrace(why TraceSkip, err error) {
+	p.res.TraceSkipped, p.res.TraceErr = why, err
+	p.logPath("traceroute: %v", err)
+}
+
 // traceWorthy reports whether a failed connect's verdict calls for a path
 // trace: a network verdict (firewall or unreachable) whose evidence is not
 // this host's own. A reject in our own OUTPUT chain or a missing route of
@@ -98,11 +120,12 @@ func (p *probe) connectContext(ctx context.Context, tr config.Trace) (context.Co
 // for one and the verdict is a network one. It never changes the verdict.
 func (p *probe) tracePath(ctx context.Context, tcp config.TCPProbe, addr netip.AddrPort) {
 	tr := tcp.Trace
-	if !tr.Enabled || !traceWorthy(p.res.Reason) || ctx.Err() != nil {
+	if !tr.Enabled || !traceWorthy(p.res.Reason) {
 		return
 	}
 	wait := min(tr.Timeout, time.Until(p.deadline))
-	if wait <= 0 {
+	if wait <= 0 || ctx.Err() != nil {
+		p.skipTrace(TraceNoTime, errors.New("path trace skipped: the probe's deadline left no time for it"))
 		return
 	}
 	start := time.Now()
@@ -118,7 +141,11 @@ func (p *probe) tracePath(ctx context.Context, tcp config.TCPProbe, addr netip.A
 	p.logPath("traceroute to %s port %d (TCP SYN), %d hops max, %s wait", addr.Addr(), addr.Port(), tr.MaxHops, shown)
 	hops, err := traceRoute(ctx, src, addr, tr.MaxHops, wait)
 	if err != nil {
-		p.logPath("traceroute: %v", err)
+		why := TraceLocalError
+		if e := errnoOf(err); e == syscall.EMFILE || e == syscall.ENFILE {
+			why = TraceNoDescriptors
+		}
+		p.skipTrace(why, fmt.Errorf("path trace could not run: %w", err))
 		return
 	}
 	p.res.Hops = hops

@@ -34,7 +34,9 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 	sockets := make([]*traceSocket, 0, maxHops)
 	defer func() {
 		for _, s := range sockets {
-			_ = s.f.Close() // SO_LINGER 0: a connected one ends with RST
+			// One that reached the target ends with FIN, as a probe does;
+			// the others (no connection) just close.
+			closePolitely(&tcpConn{File: s.f})
 		}
 	}()
 	results := make(chan Hop, maxHops)
@@ -113,12 +115,7 @@ func openTraceSocket(src netip.Addr, dst netip.AddrPort, ttl int) (*traceSocket,
 		}
 		// The kernel stamps the ICMP answer when it arrives: the hop's RTT
 		// then leaves out how late this process reads it.
-		if err := setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil {
-			return err
-		}
-		// Closing a socket that reached the target resets it instead of
-		// finishing a session the target's application would see.
-		return setsockopt(unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}))
+		return setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
 	})
 	if err != nil {
 		return nil, err

@@ -55,6 +55,8 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	}
 	if len(r.Hops) > 0 {
 		row("path", Path(r))
+	} else if r.TraceErr != nil {
+		row("path", r.TraceErr.Error()) // a due trace that could not run says so
 	}
 	row("meaning", ri.Meaning)
 	if ri.Ambiguity != "" {
