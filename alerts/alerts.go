@@ -15,6 +15,7 @@ package alerts
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -97,22 +98,84 @@ func withURLs(cfg mixin.Config, alert string, a Annotations) Annotations {
 // knows and these rules do not.
 const unknownReason = "a reason these rules do not know; see the verdict table of the exporter's README."
 
-// ClassRule is the alerting rule of one failing class. The state set says
+// ProbeKey are the labels that name one probe: the job, the target
+// (instance), the module and the vantage it was made from. The evidence
+// join matches on them (and class), so labels tcp_verdict_info has beyond
+// reason and responder never break its one-to-one matching.
+const ProbeKey = "job, instance, module, vantage"
+
+// evidenceJoin is the per-vantage verdict of the classes the matcher selects,
+// with tcp_verdict_info's reason and responder copied onto it.
+func evidenceJoin(cfg mixin.Config, classMatcher string) string {
+	return fmt.Sprintf("(tcp_verdict{%s} == 1)\n"+
+		"    * on (%s, class) group_left (reason, responder)\n"+
+		"  tcp_verdict_info{%s}", cfg.Probe(classMatcher), ProbeKey, cfg.Probe(classMatcher))
+}
+
+// Template snippets that read other series at evaluation time. targetSel
+// sets $sel to the alert's labels except those in skip, as PromQL matchers
+// each followed by a comma: the labels that name the target, whatever
+// labels the scrape config gives it.
+func targetSel(skip ...string) string {
+	q := make([]string, len(skip))
+	for i, s := range skip {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return `{{- $sel := "" }}{{ range $k, $v := $labels }}{{ if not (eq $k ` + strings.Join(q, " ") +
+		`) }}{{ $sel = printf "%s%s=%q," $sel $k $v }}{{ end }}{{ end }}`
+}
+
+// vantageList sets variable name to the `vantage` labels, comma-separated
+// and sorted, of the series query returns ("" when none has one: a
+// deployment without vantages).
+func vantageList(name, query string) string {
+	return `{{- $` + name + ` := "" }}{{ range sortByLabel "vantage" (query (` + query + `)) }}{{ with .Labels.vantage }}` +
+		`{{ if $` + name + ` }}{{ $` + name + ` = printf "%s, %s" $` + name + ` . }}{{ else }}{{ $` + name + ` = . }}{{ end }}{{ end }}{{ end -}}`
+}
+
+// reasonEvidence is a template chain that prints the evidence text of the
+// alert's reason, for the reasons of the given classes.
+func reasonEvidence(classes ...verdict.Class) string {
+	var d strings.Builder
+	first := true
+	for _, r := range verdict.Reasons {
+		if !slices.Contains(classes, r.Class) {
+			continue
+		}
+		open := "{{- else if"
+		if first {
+			open, first = "{{ if", false
+		}
+		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(r.Text()))
+	}
+	fmt.Fprintf(&d, "{{- else -}}\n  %s\n{{- end }}", unknownReason)
+	return d.String()
+}
+
+// ClassRule is the alerting rule of one failing class, one alert per
+// target and evidence however many vantages probe it. The state set says
 // the class; tcp_verdict_info of the same probe adds reason and responder,
-// so the annotations can name the evidence and who produced it. Matching
-// ignores only those two labels and the address dialled, so a job that
-// probes one instance with several modules (a `module` target label) still
-// matches one to one. The address is not copied into the alert: a name
-// whose DNS rotates its addresses would change the alert's labels, and so
-// restart its `for`, on every probe.
+// so the annotations can name the evidence and who produced it. The address
+// dialled is not copied into the alert: a name whose DNS rotates its
+// addresses would change the alert's labels, and so restart its `for`, on
+// every probe. Counting without `vantage` makes the vantages that see the
+// same evidence one alert whose value is their number; the description
+// lists them. For a class of mixin.PathClasses the alert is held back while
+// any vantage connects to the target: that is PathBlockedRule's case.
+// Without a vantage label (one exporter) this is one alert per failing
+// probe, as it always was.
 func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 	class := fmt.Sprintf("class=%q", c.Class)
-	expr := fmt.Sprintf("(tcp_verdict{%s} == 1)\n"+
-		"  * ignoring (address, reason, responder) group_left (reason, responder)\n"+
-		"tcp_verdict_info{%s}", cfg.Probe(class), cfg.Probe(class))
+	expr := fmt.Sprintf("count without (vantage) (\n  %s\n)", evidenceJoin(cfg, class))
+	if mixin.IsPathClass(c.Class) {
+		expr += fmt.Sprintf("\nunless ignoring (vantage, class, reason, responder)\n  (tcp_verdict{%s} == 1)",
+			cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+	}
 
 	var d strings.Builder
-	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
+	d.WriteString(targetSel("class", "reason", "responder"))
+	d.WriteString(vantageList("from", `printf "tcp_verdict_info{%sclass=%q,reason=%q,responder=%q}" $sel $labels.class $labels.reason $labels.responder`))
+	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}){{ with $from }} from vantages {{ . }}{{ end }}: %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
 	d.WriteString(evidence(c))
 	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
 
@@ -132,21 +195,7 @@ func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 // evidence is the description's "Evidence: ..." line, the text of the
 // alert's $labels.reason among the class's reasons.
 func evidence(c verdict.ClassInfo) string {
-	var d strings.Builder
-	d.WriteString("Evidence: ")
-	first := true
-	for _, r := range verdict.Reasons {
-		if r.Class != c.Class {
-			continue
-		}
-		open := "{{- else if"
-		if first {
-			open, first = "{{ if", false
-		}
-		fmt.Fprintf(&d, "%s eq $labels.reason %q -}}\n  %s\n", open, r.Reason, template(r.Text()))
-	}
-	fmt.Fprintf(&d, "{{- else -}}\n  %s\n{{- end }}\n", unknownReason)
-	return d.String()
+	return "Evidence: " + reasonEvidence(c.Class) + "\n"
 }
 
 // PartialRule is the alert for some addresses of a name failing with class
@@ -173,6 +222,50 @@ func PartialRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 		Labels: Labels{Severity: policy.Severity, Team: c.Team},
 		Annotations: withURLs(cfg, name, Annotations{
 			Summary:     fmt.Sprintf("{{ $labels.instance }}: address {{ $labels.address }} is %s while the target connects", c.Class),
+			Description: d.String(),
+		}),
+	}
+}
+
+// PathBlockedMeaning is what TCPVerdictPathBlocked says the split means.
+const PathBlockedMeaning = "the service is up, so the fault is on the path from this vantage to the target"
+
+// PathBlockedRule fires for a probe that fails with a class of
+// mixin.PathClasses while another vantage connects to the same target:
+// one alert per failing vantage, labelled with it, to the team of the
+// network classes. The target is whatever labels the two probes share once
+// vantage, class, reason and responder are set aside. The description
+// names the vantages where it works (a query at evaluation time).
+func PathBlockedRule(cfg mixin.Config) Rule {
+	var classes []string
+	var path []verdict.Class
+	for _, c := range mixin.PathClasses() {
+		classes = append(classes, string(c.Class))
+		path = append(path, c.Class)
+	}
+	matcher := fmt.Sprintf("class=~%q", strings.Join(classes, "|"))
+	expr := fmt.Sprintf("%s\nand ignoring (vantage, class, reason, responder)\n  (tcp_verdict{%s} == 1)",
+		evidenceJoin(cfg, matcher), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+	network := verdict.Firewall.Info()
+	template(network.Ask)
+
+	var d strings.Builder
+	d.WriteString(targetSel("vantage", "class", "reason", "responder"))
+	d.WriteString(vantageList("ok", fmt.Sprintf(`printf "tcp_verdict{%%sclass=%%q} == 1" $sel %q`, verdict.Connected)))
+	d.WriteString("Probe of {{ $labels.instance }} (job {{ $labels.job }}) from vantage {{ $labels.vantage }}: {{ $labels.class }}, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n")
+	d.WriteString("Evidence: ")
+	d.WriteString(reasonEvidence(path...))
+	fmt.Fprintf(&d, "\nConnected from vantages {{ $ok }}: %s.\n", PathBlockedMeaning)
+	fmt.Fprintf(&d, "Who fixes it: %s; ask %s.", template(network.Owner), network.AskFor("vantage {{ $labels.vantage }}"))
+
+	policy := cfg.PathBlocked
+	return Rule{
+		Alert:  mixin.PathBlocked,
+		Expr:   expr,
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: network.Team},
+		Annotations: withURLs(cfg, mixin.PathBlocked, Annotations{
+			Summary:     "{{ $labels.instance }}: {{ $labels.class }} from vantage {{ $labels.vantage }}, connected from others: the path is blocked",
 			Description: d.String(),
 		}),
 	}
@@ -276,14 +369,15 @@ func ExporterRules(cfg mixin.Config) []Rule {
 }
 
 // Rules is every alerting rule: the verdict classes first, in class order,
-// then the failed expectation of a connected target, then some addresses of
-// a connected target failing, by class, then exporter health.
+// then a path blocked from some vantages, then the failed expectation of a
+// connected target, then some addresses of a connected target failing, by
+// class, then exporter health.
 func Rules(cfg mixin.Config) []Rule {
 	var rules []Rule
 	for _, c := range mixin.Failing() {
 		rules = append(rules, ClassRule(cfg, c))
 	}
-	rules = append(rules, ExpectationRule(cfg))
+	rules = append(rules, PathBlockedRule(cfg), ExpectationRule(cfg))
 	for _, c := range mixin.PartialFailing() {
 		rules = append(rules, PartialRule(cfg, c))
 	}
@@ -384,6 +478,13 @@ func MarkdownTable(cfg mixin.Config) string {
 		when := "`" + strings.Join(strings.Fields(r.Expr), " ") + "`"
 		if c, ok := classOf[r.Alert]; ok {
 			when = fmt.Sprintf("the verdict is `%s`: %s", c.Class, c.Meaning)
+		}
+		if r.Alert == mixin.PathBlocked {
+			var classes []string
+			for _, c := range mixin.PathClasses() {
+				classes = append(classes, "`"+string(c.Class)+"`")
+			}
+			when = fmt.Sprintf("the verdict is %s from one vantage and `%s` from another: %s", strings.Join(classes, ", "), verdict.Connected, PathBlockedMeaning)
 		}
 		if c, ok := partialOf[r.Alert]; ok {
 			when = fmt.Sprintf("the target connects, but an address of its name (`tcp.addresses: all`) is `%s`", c.Class)

@@ -109,6 +109,10 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 			t.Errorf("%s: team %q, want the exporter's (%q)", name, byName[name].Labels.Team, verdict.Error.Info().Team)
 		}
 	}
+	// A path blocked from some vantages is the network's to fix.
+	if r := byName[mixin.PathBlocked]; r.Labels.Team != verdict.Firewall.Info().Team {
+		t.Errorf("%s: team %q, want the network classes' (%q)", mixin.PathBlocked, r.Labels.Team, verdict.Firewall.Info().Team)
+	}
 	// A connected target whose probe failed goes to the service's team, and
 	// waits and pages like that team's class.
 	service := verdict.ClosedByPeer.Info()
@@ -198,6 +202,7 @@ classes:
   error: {severity: info}
 exporter_health:
   TCPVerdictExporterDown: {for: 1m, severity: page}
+path_blocked: {for: 4m, severity: ticket}
 runbook_url: https://runbooks.example/tcp/%s
 dashboard_url: https://grafana.example/d/tcp-verdict
 `))
@@ -225,6 +230,7 @@ dashboard_url: https://grafana.example/d/tcp-verdict
 		{mixin.AlertName(verdict.Refused), "2m", mixin.Critical},
 		{mixin.ExporterDown, "1m", "page"},
 		{mixin.ProbesAbsent, "10m", mixin.Warning},
+		{mixin.PathBlocked, "4m", "ticket"},
 	} {
 		for _, r := range Rules(cfg) {
 			if r.Alert == w.alert && (r.For != w.forDuration || r.Labels.Severity != w.severity) {
@@ -253,6 +259,7 @@ classes:
   firewall: {for: 1m}
 exporter_health:
   TCPVerdictProbeScrapeFailed: {for: 12m}
+path_blocked: {for: 3m, severity: page}
 runbook_url: https://runbooks.example/%s
 `))
 	if err != nil {

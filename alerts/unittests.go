@@ -40,6 +40,7 @@ func newTests(cfg mixin.Config) tests {
 		steps = max(steps, minutes(cfg.Exporter(a).For)+4)
 	}
 	steps = max(steps, minutes(cfg.PartialAddresses.For)+4)
+	steps = max(steps, minutes(cfg.PathBlocked.For)+4)
 	return tests{cfg: cfg, steps: steps}
 }
 
@@ -80,6 +81,7 @@ type testTarget struct {
 	class     verdict.ClassInfo
 	reason    verdict.ReasonInfo
 	responder string
+	vantages  string // the vantages the description lists, if any
 }
 
 func (t testTarget) labels() map[string]string {
@@ -97,10 +99,14 @@ func (t testTarget) annotations() Annotations {
 	if t.responder != "" {
 		from = " from " + t.responder
 	}
+	vantages := ""
+	if t.vantages != "" {
+		vantages = " from vantages " + t.vantages
+	}
 	return withURLs(t.cfg, mixin.AlertName(t.class.Class), Annotations{
 		Summary: fmt.Sprintf("%s: %s: %s", t.instance, t.class.Class, t.class.Meaning),
-		Description: fmt.Sprintf("Probe of %s (job %s): %s, reason %s%s.\nEvidence: %s\nWho fixes it: %s; %s.",
-			t.instance, testJob, t.class.Class, t.reason.Reason, from, t.reason.Text(), t.class.Owner, ask(t.class)),
+		Description: fmt.Sprintf("Probe of %s (job %s)%s: %s, reason %s%s.\nEvidence: %s\nWho fixes it: %s; %s.",
+			t.instance, testJob, vantages, t.class.Class, t.reason.Reason, from, t.reason.Text(), t.class.Owner, ask(t.class)),
 	})
 }
 
@@ -142,7 +148,7 @@ func minutes(d string) int {
 func TestsYAML(cfg mixin.Config) []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
 	u := newTests(cfg)
-	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup())
+	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup(), u.vantageGroup())
 	f.Tests = append(f.Tests, u.exporterGroups()...)
 	return render(f)
 }
@@ -174,8 +180,9 @@ func (u tests) everyReasonGroup() testGroup {
 		}
 		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: name, ExpAlerts: exp})
 	}
-	// With verdicts present, probes are running and the exporter is fine.
-	for _, name := range []string{mixin.ProbesAbsent, mixin.ExporterDown, mixin.ProbeScrapeFailed, mixin.ExporterConfigReloadFailed} {
+	// With verdicts present, probes are running and the exporter is fine;
+	// without a vantage label no path is blocked.
+	for _, name := range []string{mixin.PathBlocked, mixin.ProbesAbsent, mixin.ExporterDown, mixin.ProbeScrapeFailed, mixin.ExporterConfigReloadFailed} {
 		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", u.steps-1), AlertName: name, ExpAlerts: []expAlert{}})
 	}
 	return g
@@ -438,4 +445,84 @@ func (u tests) exporterGroups() []testGroup {
 		},
 	}
 	return []testGroup{health, down, absent}
+}
+
+// vantageGroup tests the alerts across vantages. Each probe carries a
+// `vantage` label, and its tcp_verdict_info an `address` label the rules do
+// not know, which must not break their matching. A target failing from
+// every vantage with the same evidence alerts its class once, naming the
+// vantages; one connected from some vantages and failing from others with
+// a path class raises TCPVerdictPathBlocked per failing vantage, naming
+// the vantages where it works, and not its class's alert; mixed failures
+// with no vantage connecting alert each class; a class that is not a path
+// class (closed_by_peer) keeps its own alert when another vantage
+// connects.
+func (u tests) vantageGroup() testGroup {
+	g := testGroup{Name: "vantages: one alert per target and evidence; a path blocked from some vantages goes to the network team", Interval: "1m"}
+	steady := fmt.Sprintf("1x%d", u.steps)
+	probe := func(instance, vantage string, r verdict.ReasonInfo, responder string) {
+		for _, c := range verdict.Classes {
+			v := fmt.Sprintf("0x%d", u.steps)
+			if c.Class == r.Class {
+				v = steady
+			}
+			g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict{job=%q,instance=%q,vantage=%q,class=%q}", testJob, instance, vantage, c.Class), v})
+		}
+		g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict_info{job=%q,instance=%q,vantage=%q,class=%q,reason=%q,responder=%q,address=\"192.0.2.80\"}",
+			testJob, instance, vantage, r.Class, r.Reason, responder), steady})
+	}
+	refused, noResponse, adminProhibited := firstReason(verdict.Refused), firstReason(verdict.Firewall), verdict.AdminProhibited.Info()
+	connected, fin := firstReason(verdict.Connected), firstReason(verdict.ClosedByPeer)
+	const everywhere, split, splitRefused, mixed, service = "everywhere.example.net:443", "split.example.net:443", "split-refused.example.net:443", "mixed.example.net:443", "allow-list.example.net:443"
+	const a, b, c, router = "dc-a", "dc-b", "dc-c", "192.0.2.1"
+	probe(everywhere, a, refused, "192.0.2.80")
+	probe(everywhere, b, refused, "192.0.2.80")
+	probe(split, a, noResponse, "")
+	probe(split, b, connected, "192.0.2.80")
+	probe(split, c, connected, "192.0.2.80")
+	probe(splitRefused, a, connected, "192.0.2.80")
+	probe(splitRefused, b, refused, "192.0.2.80")
+	probe(mixed, a, adminProhibited, router)
+	probe(mixed, b, refused, "192.0.2.80")
+	probe(service, a, fin, "192.0.2.80")
+	probe(service, b, connected, "192.0.2.80")
+
+	class := func(instance string, r verdict.ReasonInfo, responder, vantages string) expAlert {
+		t := testTarget{cfg: u.cfg, instance: instance, class: r.Class.Info(), reason: r, responder: responder, vantages: vantages}
+		return expAlert{Labels: t.labels(), Annotations: t.annotations()}
+	}
+	network := verdict.Firewall.Info()
+	blocked := func(instance, vantage string, r verdict.ReasonInfo, responder, working string) expAlert {
+		l := map[string]string{"job": testJob, "instance": instance, "vantage": vantage, "class": string(r.Class), "reason": string(r.Reason),
+			"team": network.Team, "severity": u.cfg.PathBlocked.Severity}
+		from := ""
+		if responder != "" {
+			l["responder"], from = responder, " from "+responder
+		}
+		return expAlert{Labels: l, Annotations: withURLs(u.cfg, mixin.PathBlocked, Annotations{
+			Summary: fmt.Sprintf("%s: %s from vantage %s, connected from others: the path is blocked", instance, r.Class, vantage),
+			Description: fmt.Sprintf("Probe of %s (job %s) from vantage %s: %s, reason %s%s.\nEvidence: %s\nConnected from vantages %s: %s.\nWho fixes it: %s; ask %s.",
+				instance, testJob, vantage, r.Class, r.Reason, from, r.Text(), working, PathBlockedMeaning, network.Owner, network.AskFor("vantage "+vantage)),
+		})}
+	}
+	fires := func(p mixin.Policy) string { return fmt.Sprintf("%dm", minutes(p.For)+1) }
+	g.AlertTests = []alertTest{
+		{EvalTime: fmt.Sprintf("%dm", minutes(u.cfg.PathBlocked.For)-1), AlertName: mixin.PathBlocked, ExpAlerts: []expAlert{}},
+		{EvalTime: fires(u.cfg.PathBlocked), AlertName: mixin.PathBlocked, ExpAlerts: []expAlert{
+			blocked(split, a, noResponse, "", b+", "+c),
+			blocked(splitRefused, b, refused, "192.0.2.80", a),
+		}},
+		{EvalTime: fires(u.cfg.Class(verdict.Refused)), AlertName: mixin.AlertName(verdict.Refused), ExpAlerts: []expAlert{
+			class(everywhere, refused, "192.0.2.80", a+", "+b),
+			class(mixed, refused, "192.0.2.80", b),
+		}},
+		{EvalTime: fires(u.cfg.Class(verdict.Firewall)), AlertName: mixin.AlertName(verdict.Firewall), ExpAlerts: []expAlert{
+			class(mixed, adminProhibited, router, a),
+		}},
+		{EvalTime: fires(u.cfg.Class(verdict.ClosedByPeer)), AlertName: mixin.AlertName(verdict.ClosedByPeer), ExpAlerts: []expAlert{
+			class(service, fin, "192.0.2.80", a),
+		}},
+		{EvalTime: fires(u.cfg.Class(verdict.Unreachable)), AlertName: mixin.AlertName(verdict.Unreachable), ExpAlerts: []expAlert{}},
+	}
+	return g
 }

@@ -76,6 +76,34 @@ var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScr
 // closed_by_peer (alerts/README.md says why).
 const ExpectationFailed = "TCPVerdictExpectationFailed"
 
+// PathBlocked is the alert for a target that is connected from some
+// vantages and fails from others with a class of PathClasses: the service is
+// up, so the fault is on the path from the failing vantage (README.md,
+// "Vantages").
+const PathBlocked = "TCPVerdictPathBlocked"
+
+// PathClasses are the failing classes that a middlebox on one vantage's path
+// can produce while the service itself is up: a silent drop or an ICMP
+// rejection (firewall), a missing route (unreachable), and a firewall's
+// `reject with tcp reset`, which looks exactly like refused (the
+// taxonomy's "can also mean" of conn-refused). The other failing classes
+// keep their own team when some vantage connects: closed_by_peer is the
+// service's own access rule, dns_error the vantage's resolver, error the
+// exporter's own host, and none of them is the network's to fix.
+func PathClasses() []verdict.ClassInfo {
+	return []verdict.ClassInfo{verdict.Refused.Info(), verdict.Firewall.Info(), verdict.Unreachable.Info()}
+}
+
+// IsPathClass reports whether c is one of PathClasses.
+func IsPathClass(c verdict.Class) bool {
+	for _, p := range PathClasses() {
+		if p.Class == c {
+			return true
+		}
+	}
+	return false
+}
+
 // Severities.
 const (
 	Critical = "critical"
@@ -105,6 +133,8 @@ type Config struct {
 	// PartialAddresses is the policy of the alerts for some addresses of a
 	// name failing while the target connects (PartialAlertName).
 	PartialAddresses Policy `yaml:"partial_addresses"`
+	// PathBlocked is the policy of TCPVerdictPathBlocked.
+	PathBlocked Policy `yaml:"path_blocked"`
 	// RunbookURL, if set, adds a runbook_url annotation to every alert; %s
 	// is replaced by the alert's name.
 	RunbookURL string `yaml:"runbook_url"`
@@ -131,6 +161,8 @@ func Default() Config {
 			ProbeScrapeFailed:          {For: "5m", Severity: Warning},
 			ProbesAbsent:               {For: "10m", Severity: Warning},
 		},
+		// Like the network classes it stands for.
+		PathBlocked: Policy{For: "2m", Severity: Critical},
 	}
 	for _, ci := range Failing() {
 		c.Classes[ci.Class] = Policy{For: "2m", Severity: Critical}
@@ -227,6 +259,7 @@ func Parse(data []byte) (Config, error) {
 		c.ExporterHealth[alert] = merge(d, p)
 	}
 	c.PartialAddresses = merge(c.PartialAddresses, file.PartialAddresses)
+	c.PathBlocked = merge(c.PathBlocked, file.PathBlocked)
 	if file.RunbookURL != "" {
 		c.RunbookURL = file.RunbookURL
 	}
@@ -278,7 +311,10 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	return check("partial_addresses", c.PartialAddresses)
+	if err := check("partial_addresses", c.PartialAddresses); err != nil {
+		return err
+	}
+	return check("path_blocked", c.PathBlocked)
 }
 
 // Minutes is a `for` duration in whole minutes.
@@ -298,12 +334,9 @@ func (c Config) YAML() []byte {
 	var classes, health yaml.Node
 	classes.Kind, health.Kind = yaml.MappingNode, yaml.MappingNode
 	add := func(m *yaml.Node, key string, p Policy) {
-		var k, v yaml.Node
+		var k yaml.Node
 		k.SetString(key)
-		if err := v.Encode(p); err != nil {
-			panic(err) // a struct of strings
-		}
-		v.Style = yaml.FlowStyle
+		v := policyNode(p)
 		m.Content = append(m.Content, &k, &v)
 	}
 	for _, ci := range Failing() {
@@ -318,9 +351,10 @@ func (c Config) YAML() []byte {
 		Classes          yaml.Node `yaml:"classes"`
 		ExporterHealth   yaml.Node `yaml:"exporter_health"`
 		PartialAddresses Policy    `yaml:"partial_addresses,flow"`
+		PathBlocked      Policy    `yaml:"path_blocked,flow"`
 		RunbookURL       string    `yaml:"runbook_url"`
 		DashboardURL     string    `yaml:"dashboard_url"`
-	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.RunbookURL, c.DashboardURL}
+	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.PathBlocked, c.RunbookURL, c.DashboardURL}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -331,4 +365,14 @@ func (c Config) YAML() []byte {
 		panic(err)
 	}
 	return b.Bytes()
+}
+
+// policyNode is a policy as a one-line YAML mapping.
+func policyNode(p Policy) yaml.Node {
+	var v yaml.Node
+	if err := v.Encode(p); err != nil {
+		panic(err) // a struct of strings
+	}
+	v.Style = yaml.FlowStyle
+	return v
 }

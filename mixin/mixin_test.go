@@ -56,6 +56,12 @@ func TestParse(t *testing.T) {
 	if got := c.Class(verdict.Refused); got != (Policy{For: "1h", Severity: Critical}) {
 		t.Errorf("refused: %+v, want for 1h and the default severity", got)
 	}
+	if c, err := Parse([]byte("path_blocked: {for: 7m}\n")); err != nil || c.PathBlocked != (Policy{For: "7m", Severity: Critical}) {
+		t.Errorf("path_blocked: %+v (%v), want for 7m and the default severity", c.PathBlocked, err)
+	}
+	if _, err := Parse([]byte("path_blocked: {for: 30s}\n")); err == nil || !strings.Contains(err.Error(), "path_blocked") {
+		t.Errorf("path_blocked for 30s: %v, want an error naming path_blocked", err)
+	}
 	if got := c.Exporter(ProbesAbsent); got != (Policy{For: "10m", Severity: "info"}) {
 		t.Errorf("%s: %+v, want the default for and severity info", ProbesAbsent, got)
 	}
