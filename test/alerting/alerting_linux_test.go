@@ -229,17 +229,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	// Alertmanager, from the shipped example: the team receivers point at
 	// our webhook, and it groups and sends at once.
 	amAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
-	amConfig := string(alerts.AlertmanagerYAML())
-	for _, r := range []struct{ old, new string }{
-		{alerts.ExampleWebhookBase, "http://" + hookLn.Addr().String() + "/team/"},
-		{"group_wait: 30s", "group_wait: 1s"},
-		{"group_interval: 5m", "group_interval: 1s"},
-	} {
-		if !strings.Contains(amConfig, r.old) {
-			t.Fatalf("alerts/%s no longer contains %q; update this test", alerts.AlertmanagerFile, r.old)
-		}
-		amConfig = strings.ReplaceAll(amConfig, r.old, r.new)
-	}
+	amConfig := alertmanagerConfig(t, "http://"+hookLn.Addr().String()+"/team/")
 	amFile := filepath.Join(dir, "alertmanager.yml")
 	writeFile(t, amFile, amConfig)
 	exporterproc.Run(ctx, t, "alertmanager", exec.Command("prometheus-alertmanager",
@@ -248,10 +238,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 
 	// Prometheus with the shipped rules, every `for:` read as seconds
 	// instead of minutes; expressions, labels and annotations unchanged.
-	rules := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAllString(string(alerts.RulesYAML(mixin.Default())), "${1}${2}s")
-	if rules == string(alerts.RulesYAML(mixin.Default())) {
-		t.Fatal("no `for:` in minutes found in the rules; update this test")
-	}
+	rules := rulesInSeconds(t, mixin.Default())
 	rulesFile := filepath.Join(dir, "rules.yml")
 	writeFile(t, rulesFile, rules)
 	promAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
@@ -514,6 +501,35 @@ scrape_configs:
 	t.Logf("done after %s", time.Since(start).Round(time.Millisecond))
 }
 
+// alertmanagerConfig is the shipped example routing with the team
+// receivers pointed at webhookBase, grouping and sending at once.
+func alertmanagerConfig(t *testing.T, webhookBase string) string {
+	t.Helper()
+	amConfig := string(alerts.AlertmanagerYAML())
+	for _, r := range []struct{ old, new string }{
+		{alerts.ExampleWebhookBase, webhookBase},
+		{"group_wait: 30s", "group_wait: 1s"},
+		{"group_interval: 5m", "group_interval: 1s"},
+	} {
+		if !strings.Contains(amConfig, r.old) {
+			t.Fatalf("alerts/%s no longer contains %q; update this test", alerts.AlertmanagerFile, r.old)
+		}
+		amConfig = strings.ReplaceAll(amConfig, r.old, r.new)
+	}
+	return amConfig
+}
+
+// rulesInSeconds is the rules of cfg with every `for:` read as seconds
+// instead of minutes; expressions, labels and annotations unchanged.
+func rulesInSeconds(t *testing.T, cfg mixin.Config) string {
+	t.Helper()
+	rules := regexp.MustCompile(`(?m)^(\s+for: )(\d+)m$`).ReplaceAllString(string(alerts.RulesYAML(cfg)), "${1}${2}s")
+	if rules == string(alerts.RulesYAML(cfg)) {
+		t.Fatal("no `for:` in minutes found in the rules; update this test")
+	}
+	return rules
+}
+
 // quoted lists strings as YAML flow-sequence items: "a", "b".
 func quoted(ss []string) string {
 	q := make([]string, len(ss))
@@ -544,8 +560,12 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// promAPI queries Prometheus's HTTP API.
-type promAPI struct{ base string }
+// promAPI queries Prometheus's HTTP API, through client (apiClient when
+// nil).
+type promAPI struct {
+	base   string
+	client *http.Client
+}
 
 var apiClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
 
@@ -554,7 +574,11 @@ func (p promAPI) get(ctx context.Context, path string, params url.Values, data a
 	if err != nil {
 		return err
 	}
-	resp, err := apiClient.Do(req)
+	client := p.client
+	if client == nil {
+		client = apiClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -3,22 +3,19 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
 )
 
 // teardown is the lab's list of undo steps. They run last-in first-out,
@@ -47,6 +44,9 @@ func (td *teardown) add(what string, undo func() error) {
 	}
 	td.steps = append(td.steps, teardownStep{what, undo})
 }
+
+// Add is add, for netlab.Cleanup.
+func (td *teardown) Add(what string, undo func() error) { td.add(what, undo) }
 
 // final undoes everything, and from then on every step as soon as it is
 // added: for an interrupted run, whose tests go on a little meanwhile.
@@ -105,92 +105,17 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// netnsPath is where `ip netns add` puts a namespace's handle.
-func netnsPath(name string) string { return filepath.Join("/var/run/netns", name) }
+// The namespace helpers live in internal/netlab, shared with test/vantage;
+// these names stay for the lab's files.
 
-// inNS runs f on an OS thread that has joined network namespace ns, so that
-// the sockets and devices f creates live there. The thread is never given
-// back to the Go scheduler: it ends with the goroutine.
-func inNS(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread leaves with its namespace
-		fd, err := unix.Open(netnsPath(ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- fmt.Errorf("opening namespace %s: %w", ns, err)
-			return
-		}
-		err = unix.Setns(fd, unix.CLONE_NEWNET)
-		_ = unix.Close(fd) // read-only; Setns's error is the one that matters
-		if err != nil {
-			errc <- fmt.Errorf("joining namespace %s: %w", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
-
-// sysctl sets /proc/sys/net/... values inside ns; keys use dots.
-func sysctl(ns string, kv ...string) error {
-	return inNS(ns, func() error {
-		for i := 0; i+1 < len(kv); i += 2 {
-			path := "/proc/sys/" + strings.ReplaceAll(kv[i], ".", "/")
-			if err := os.WriteFile(path, []byte(kv[i+1]), 0); err != nil {
-				return fmt.Errorf("sysctl %s=%s in %s: %w", kv[i], kv[i+1], ns, err)
-			}
-		}
-		return nil
-	})
-}
-
-// command runs a program and returns its combined output; the error quotes
-// the command line and the output.
-func command(stdin string, name string, args ...string) (string, error) {
-	cmd := exec.Command(name, args...)
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdinNote(stdin), out.String())
-	}
-	return out.String(), nil
-}
-
-func stdinNote(stdin string) string {
-	if stdin == "" {
-		return ""
-	}
-	return "input:\n" + stdin + "\noutput:\n"
-}
-
-// ipBatch runs `ip` commands (one per line, without the leading "ip") inside ns.
-func ipBatch(ns string, lines ...string) error {
-	_, err := command(strings.Join(lines, "\n")+"\n", "ip", "-n", ns, "-batch", "-")
-	return err
-}
-
-// nft loads a ruleset inside ns.
-func nft(ns, ruleset string) error {
-	_, err := command(ruleset, "ip", "netns", "exec", ns, "nft", "-f", "-")
-	return err
-}
-
-// addNamespace creates a namespace and registers its removal by name.
-func addNamespace(name string) error {
-	if _, err := os.Stat(netnsPath(name)); err == nil {
-		return fmt.Errorf("namespace %s already exists: refusing to reuse it", name)
-	}
-	if _, err := command("", "ip", "netns", "add", name); err != nil {
-		return err
-	}
-	cleanup.add("deleting namespace "+name, func() error {
-		_, err := command("", "ip", "netns", "delete", name)
-		return err
-	})
-	return nil
+func netnsPath(name string) string             { return netlab.NetnsPath(name) }
+func inNS(ns string, f func() error) error     { return netlab.InNS(ns, f) }
+func sysctl(ns string, kv ...string) error     { return netlab.Sysctl(ns, kv...) }
+func ipBatch(ns string, lines ...string) error { return netlab.IPBatch(ns, lines...) }
+func nft(ns, ruleset string) error             { return netlab.NFT(ns, ruleset) }
+func addNamespace(name string) error           { return netlab.AddNamespace(&cleanup, name) }
+func command(stdin, name string, args ...string) (string, error) {
+	return netlab.Command(stdin, name, args...)
 }
 
 // setResolvConf writes /etc/netns/NS/resolv.conf, which `ip netns exec`
