@@ -30,15 +30,17 @@ const UID = "tcp-verdict"
 type builder struct {
 	cfg mixin.Config
 	// The config's selectors and the template variables. Probe panels
-	// filter by all three; a probe series has a module label when the
+	// filter by all four; a probe series has a module label when the
 	// scrape config copies __param_module into it (README's scrape config
-	// does), and `.*` also matches a missing label.
+	// does), a vantage label when the scrape config or the probing
+	// Prometheus's external_labels give it one (README, "Vantages"), and
+	// `.*` also matches a missing label.
 	probeSel, exporterSel string
 }
 
 func newBuilder(cfg mixin.Config) builder {
 	return builder{cfg: cfg,
-		probeSel:    cfg.Probe(`job=~"$job"`, `instance=~"$instance"`, `module=~"$module"`),
+		probeSel:    cfg.Probe(`job=~"$job"`, `instance=~"$instance"`, `module=~"$module"`, `vantage=~"$vantage"`),
 		exporterSel: cfg.ExporterSel(`module=~"$module"`),
 	}
 }
@@ -232,6 +234,7 @@ func New(cfg mixin.Config) Dashboard {
 	var l layout
 	l.row("Verdicts")
 	l.add(24, 4, g.targetsByVerdict())
+	l.add(24, 8, g.vantageMatrix())
 	l.add(24, 9, g.verdictTimeline())
 	l.add(14, 9, g.evidenceTable())
 	l.add(10, 9, activeAlerts())
@@ -285,6 +288,7 @@ func (g builder) variables() []Variable {
 		labelValues("job", "Job", fmt.Sprintf("label_values(tcp_verdict{%s}, job)", g.cfg.Probe())),
 		labelValues("instance", "Target", fmt.Sprintf("label_values(tcp_verdict{%s}, instance)", g.cfg.Probe(`job=~"$job"`))),
 		labelValues("module", "Module", fmt.Sprintf("label_values(tcp_verdict_exporter_probes_total{%s}, module)", g.cfg.ExporterSel())),
+		labelValues("vantage", "Vantage", fmt.Sprintf("label_values(tcp_verdict{%s}, vantage)", g.cfg.Probe(`job=~"$job"`))),
 	}
 }
 
@@ -349,7 +353,7 @@ func (g builder) classIndexExpr() string {
 		}
 		terms = append(terms, fmt.Sprintf("tcp_verdict{%s,class=%q} * %d", g.probeSel, c.Class, i))
 	}
-	return "sum by (job, instance) (\n  " + strings.Join(terms, "\n  or ") + "\n)"
+	return "sum by (job, instance, vantage) (\n  " + strings.Join(terms, "\n  or ") + "\n)"
 }
 
 func (g builder) targetsByVerdict() Panel {
@@ -366,9 +370,9 @@ func (g builder) targetsByVerdict() Panel {
 }
 
 func (g builder) verdictTimeline() Panel {
-	return Panel{Type: "state-timeline", Title: "Verdict per target",
-		Description: "The verdict of every probe of each target over time; a gap means no probe answered (see Exporter health).\n\n" + classList(),
-		Targets:     []Target{{Expr: g.classIndexExpr(), LegendFormat: "{{instance}}", Range: true}},
+	return Panel{Type: "state-timeline", Title: "Verdict per target and vantage",
+		Description: "The verdict of every probe of each target over time, one row per target and vantage (README, \"Vantages\"): which sites, since when. A gap means no probe answered (see Exporter health).\n\n" + classList(),
+		Targets:     []Target{{Expr: g.classIndexExpr(), LegendFormat: "{{instance}} {{vantage}}", Range: true}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{
 				"color":    map[string]any{"mode": "fixed", "fixedColor": "text"},
@@ -379,6 +383,40 @@ func (g builder) verdictTimeline() Panel {
 		},
 		Options: map[string]any{"showValue": "auto", "mergeValues": true, "rowHeight": 0.9, "alignValue": "left",
 			"legend": map[string]any{"showLegend": true, "displayMode": "list", "placement": "bottom"}},
+	}
+}
+
+// MatrixSeparator joins class, reason and responder into the value of a
+// cell of the vantage matrix.
+const MatrixSeparator = " / "
+
+// vantageMatrix is the verdict now of each target (rows) from each vantage
+// (columns). A cell's value is "class / reason / responder"; it shows the
+// class in its colour, and the whole value on hover (cell inspect).
+func (g builder) vantageMatrix() Panel {
+	var mappings []map[string]any
+	for i, c := range verdict.Classes {
+		mappings = append(mappings, map[string]any{"type": "regex", "options": map[string]any{
+			"pattern": "^" + string(c.Class) + MatrixSeparator + ".*",
+			"result":  map[string]any{"text": string(c.Class), "color": c.Class.Colour().Grafana, "index": i},
+		}})
+	}
+	return Panel{Type: "table", Title: "Verdict now: target × vantage",
+		Description: fmt.Sprintf("The verdict of each target (rows) from each vantage (columns), in its class's colour; hover a cell for the reason and the responder (class / reason / responder). "+
+			"A target connected from some vantages and failing from others with %s, %s or %s is blocked on the path from the failing vantage (alert %s); "+
+			"failing from every vantage, the fault is at the target (its class's alert, once). Without a vantage label there is one column.\n\n%s",
+			verdict.Refused, verdict.Firewall, verdict.Unreachable, mixin.PathBlocked, classList()),
+		Targets: []Target{{Expr: fmt.Sprintf("label_join(tcp_verdict_info{%s}, \"verdict\", %q, \"class\", \"reason\", \"responder\")", g.probeSel, MatrixSeparator),
+			Instant: true, Format: "table"}},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{"mappings": mappings, "custom": map[string]any{"inspect": true, "align": "center",
+				"cellOptions": map[string]any{"type": "color-background"}}},
+			Overrides: []Override{{Matcher: map[string]any{"id": "byName", "options": "instance"},
+				Properties: []map[string]any{{"id": "custom.cellOptions", "value": map[string]any{"type": "auto"}}, {"id": "custom.align", "value": "left"}}}},
+		},
+		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "instance"}}},
+		Transformations: []map[string]any{{"id": "groupingToMatrix", "options": map[string]any{
+			"columnField": "vantage", "rowField": "instance", "valueField": "verdict"}}},
 	}
 }
 
@@ -403,7 +441,7 @@ func (g builder) evidenceTable() Panel {
 		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "class", "desc": true}}},
 		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
 			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true},
-			"indexByName":   map[string]any{"instance": 0, "address": 1, "class": 2, "reason": 3, "responder": 4, "job": 5, "module": 6},
+			"indexByName":   map[string]any{"instance": 0, "vantage": 1, "address": 2, "class": 3, "reason": 4, "responder": 5, "job": 6, "module": 7},
 		}}},
 	}
 }
@@ -468,7 +506,7 @@ func activeAlerts() Panel {
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"custom": map[string]any{"filterable": true}}, Overrides: []Override{}},
 		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
 			"excludeByName": map[string]any{"Time": true, "Value": true, "__name__": true, "alertstate": true},
-			"indexByName":   map[string]any{"alertname": 0, "team": 1, "severity": 2, "instance": 3, "reason": 4, "responder": 5},
+			"indexByName":   map[string]any{"alertname": 0, "team": 1, "severity": 2, "instance": 3, "vantage": 4, "reason": 5, "responder": 6},
 		}}},
 	}
 }

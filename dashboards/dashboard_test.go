@@ -51,7 +51,7 @@ func TestDashboardIsWellFormed(t *testing.T) {
 	for _, v := range d["templating"].(map[string]any)["list"].([]any) {
 		vars[v.(map[string]any)["name"].(string)] = true
 	}
-	for _, want := range []string{"datasource", "job", "instance", "module"} {
+	for _, want := range []string{"datasource", "job", "instance", "module", "vantage"} {
 		if !vars[want] {
 			t.Errorf("template variable %s missing", want)
 		}
@@ -206,6 +206,38 @@ func TestConfigChangesTheQueries(t *testing.T) {
 	for _, v := range New(cfg).Templating.List[1:] {
 		if !strings.Contains(v.Definition, `{job="blackbox_tcp"`) && !strings.Contains(v.Definition, `{job="tve"`) {
 			t.Errorf("variable %s: no job selector of the config in %q", v.Name, v.Definition)
+		}
+	}
+}
+
+// The vantage matrix colours a cell by its class for every class: the cell
+// value the query builds (class, reason, responder joined by
+// MatrixSeparator) matches exactly its class's mapping.
+func TestVantageMatrixMapsEveryClass(t *testing.T) {
+	var matrix *Panel
+	for _, p := range New(mixin.Default()).Panels {
+		if p.Title == "Verdict now: target × vantage" {
+			matrix = &p
+		}
+	}
+	if matrix == nil {
+		t.Fatal("no vantage matrix panel")
+	}
+	if !strings.Contains(matrix.Targets[0].Expr, "label_join(tcp_verdict_info{") {
+		t.Errorf("matrix query %q does not build the cell value from tcp_verdict_info", matrix.Targets[0].Expr)
+	}
+	mappings := matrix.FieldConfig.Defaults["mappings"].([]map[string]any)
+	for _, r := range verdict.Reasons {
+		cell := strings.Join([]string{string(r.Class), string(r.Reason), "192.0.2.1"}, MatrixSeparator)
+		var got []string
+		for _, m := range mappings {
+			o := m["options"].(map[string]any)
+			if regexp.MustCompile(o["pattern"].(string)).MatchString(cell) {
+				got = append(got, o["result"].(map[string]any)["text"].(string))
+			}
+		}
+		if len(got) != 1 || got[0] != string(r.Class) {
+			t.Errorf("cell %q maps to %v, want exactly [%s]", cell, got, r.Class)
 		}
 	}
 }

@@ -488,7 +488,7 @@ scrape_configs:
 
 	// Every dashboard query answers with data from this Prometheus; the
 	// path-trace panel's from the traced target.
-	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`,
+	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`, `"$vantage"`, `".*"`,
 		"$__rate_interval", "10s", "$__range", "1m")
 	for _, q := range dashboards.Queries(mixin.Default()) {
 		var res []json.RawMessage

@@ -335,20 +335,25 @@ scrape_configs:
 		t.Errorf("the federating Prometheus has firing alerts %v, want %v", firing, wantFiring)
 	}
 
-	// The dashboard's queries answer from the federated view, every
-	// variable at All.
+	// The dashboard's per-vantage panels answer from the federated view,
+	// every variable at All, with a row per target and vantage.
 	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`, `"$vantage"`, `".*"`,
 		"$__rate_interval", "10s", "$__range", "1m")
+	panels := 0
 	for _, q := range dashboards.Queries(mixin.Default()) {
-		if !strings.Contains(q.Expr, "vantage") {
+		if !strings.Contains(q.Panel, "vantage") {
 			continue
 		}
 		var res []json.RawMessage
 		if err := global.query(ctx, vars.Replace(q.Expr), &res); err != nil {
 			t.Errorf("dashboard panel %q: %v", q.Panel, err)
-		} else if len(res) == 0 {
-			t.Errorf("dashboard panel %q: no data for %s", q.Panel, vars.Replace(q.Expr))
+		} else if len(res) != len(targets)*2 {
+			t.Errorf("dashboard panel %q: %d rows, want %d (targets × vantages) for %s", q.Panel, len(res), len(targets)*2, vars.Replace(q.Expr))
 		}
+		panels++
+	}
+	if panels != 2 {
+		t.Errorf("found %d dashboard panels about vantages, want the matrix and the timeline", panels)
 	}
 	t.Logf("done after %s", time.Since(start).Round(time.Millisecond))
 }
