@@ -29,6 +29,14 @@ var spawnThread = func() chan func() {
 	return ch
 }()
 
+// Spawn runs f, which starts child processes, on spawnThread and waits for
+// it.
+func Spawn(f func()) {
+	ran := make(chan struct{})
+	spawnThread <- func() { f(); close(ran) }
+	<-ran
+}
+
 // Client is an HTTP client whose connections are made inside ns, never
 // through a proxy.
 func Client(ns string, timeout time.Duration) *http.Client {
@@ -46,9 +54,7 @@ func Run(ctx context.Context, t testing.TB, ns, name, ready string, argv ...stri
 	cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
 	var p *exporterproc.Process
 	var err error
-	ran := make(chan struct{})
-	spawnThread <- func() { p, err = exporterproc.Start(name, cmd); close(ran) }
-	<-ran
+	Spawn(func() { p, err = exporterproc.Start(name, cmd) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -22,22 +21,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
 )
-
-// spawnThread is one OS thread, locked and never moved to a namespace, that
-// starts the exporter processes. PR_SET_PDEATHSIG fires when the *thread*
-// that forked a child ends, and Go ends the threads inNS used; a child
-// forked here is killed only when the test process itself dies.
-var spawnThread = func() chan func() {
-	ch := make(chan func())
-	go func() {
-		runtime.LockOSThread()
-		for f := range ch {
-			f()
-		}
-	}()
-	return ch
-}()
 
 // exporter is one exporter process running in a namespace.
 type exporter struct {
@@ -68,9 +53,8 @@ func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait ti
 	cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
 	e := &exporter{ns: ns, addr: listen}
 	var err error
-	ran := make(chan struct{})
-	spawnThread <- func() { e.Process, err = exporterproc.Start("exporter", cmd); close(ran) }
-	<-ran
+	// Started where PR_SET_PDEATHSIG does not fire early (netlab.Spawn).
+	netlab.Spawn(func() { e.Process, err = exporterproc.Start("exporter", cmd) })
 	if err != nil {
 		return nil, err
 	}

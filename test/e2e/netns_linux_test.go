@@ -105,16 +105,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// The namespace helpers live in internal/netlab, shared with test/vantage;
+// The namespace helpers live in internal/netlab, shared with test/alerting;
 // these names stay for the lab's files.
 
-func netnsPath(name string) string             { return netlab.NetnsPath(name) }
 func inNS(ns string, f func() error) error     { return netlab.InNS(ns, f) }
 func sysctl(ns string, kv ...string) error     { return netlab.Sysctl(ns, kv...) }
 func ipBatch(ns string, lines ...string) error { return netlab.IPBatch(ns, lines...) }
 func nft(ns, ruleset string) error             { return netlab.NFT(ns, ruleset) }
 func addNamespace(name string) error           { return netlab.AddNamespace(&cleanup, name) }
-func command(stdin, name string, args ...string) (string, error) {
+
+// command is netlab.Command for the lab's test files, which run nft and ip
+// through it.
+//
+//lint:ignore U1000 the lab's test files run commands through it
+func command(stdin, name string, args ...string) (string, error) { //nolint:unused // the lab's test files run commands through it
 	return netlab.Command(stdin, name, args...)
 }
 
