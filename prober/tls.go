@@ -25,6 +25,7 @@ func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) 
 	if err != nil {
 		p.fail(verdict.CauseTLSConfig, fmt.Sprintf("tls config: %v", err))
 		p.logf("TLS: %s", p.res.Failure)
+		p.verdict(verdict.SynAck, p.res.Addr.Addr(), nil) // TCP's part went well
 		p.holdSkipped()
 		return nil, false
 	}
