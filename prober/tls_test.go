@@ -31,7 +31,7 @@ func TestTLSCauses(t *testing.T) {
 	hangUp := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
 		buf := make([]byte, 4096)
 		c.Read(buf) //nolint:errcheck // read the ClientHello, then hang up
-		c.Close()
+		_ = c.Close()
 	})
 
 	tlsModule := "    timeout: 2s\n    tcp:\n      hold: 0s\n      tls: true\n      tls_config: {ca_file: " + ca.File + "%s}\n      query_response:\n        - expect: \"^\\\\+OK\"\n"

@@ -150,11 +150,11 @@ func Serve(t testing.TB, network string, leaf Leaf) string {
 	return testnet.Serve(t, network, addr, func(c *net.TCPConn) {
 		s := tls.Server(c, cfg)
 		if err := s.Handshake(); err != nil {
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		if _, err := s.Write([]byte(Greeting + "\r\n")); err != nil {
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		testnet.KeepOpen(c)
@@ -167,7 +167,7 @@ func ServeStartTLS(t testing.TB, leaf Leaf) string {
 	t.Helper()
 	cfg := &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
 	return testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		defer c.Close()
+		defer func() { _ = c.Close() }()
 		if _, err := c.Write([]byte("220 smtp.test ESMTP ready\r\n")); err != nil {
 			return
 		}
@@ -200,15 +200,15 @@ func ServePlaintext(t testing.TB, say string, afterRead bool) string {
 		if afterRead {
 			buf := make([]byte, 4096)
 			if _, err := c.Read(buf); err != nil {
-				c.Close()
+				_ = c.Close()
 				return
 			}
 			c.Write([]byte(say)) //nolint:errcheck // the probe sees what it sees
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		if _, err := c.Write([]byte(say)); err != nil {
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		testnet.KeepOpen(c)
