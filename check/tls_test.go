@@ -31,6 +31,12 @@ func TestTLSFailureExplained(t *testing.T) {
 		t.Fatalf("valid certificate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
+	// The summary table names the cause beside the class.
+	r = runCheck(t, Options{Targets: []string{valid, expired}, Module: "tls", ConfigFile: cfg})
+	if !strings.Contains(r.stdout, "connected, expired ") || r.code != ExitExpectFailed {
+		t.Errorf("two targets: exit %d, table lacks \"connected, expired\":\n%s", r.code, r.stdout)
+	}
+
 	cases := []struct {
 		target string
 		cause  verdict.Cause

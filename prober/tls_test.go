@@ -61,7 +61,7 @@ func TestTLSCauses(t *testing.T) {
 		{"silent: handshake times out", silent, "    timeout: 300ms\n    tcp:\n      tls: true\n", verdict.Connected, verdict.CauseHandshakeTimeout, "timeout", ""},
 		{"hangs up during the handshake", hangUp, "", verdict.ClosedByPeer, verdict.CauseHandshakeClosed, "EOF", ""},
 		{"missing CA file", validAddr, "    tcp:\n      tls: true\n      tls_config: {ca_file: /nonexistent/ca.pem}\n", verdict.Connected, verdict.CauseTLSConfig, "/nonexistent/ca.pem", ""},
-		{"expect not met after TLS", validAddr, "    timeout: 300ms\n    tcp:\n      tls: true\n      tls_config: {ca_file: " + ca.File + "}\n      query_response:\n        - expect: \"^NEVER\"\n",
+		{"expect not met after TLS", validAddr, "    timeout: 1s\n    tcp:\n      tls: true\n      tls_config: {ca_file: " + ca.File + "}\n      query_response:\n        - expect: \"^NEVER\"\n",
 			verdict.Connected, verdict.CauseExpectTimeout, "i/o timeout", testpki.Greeting},
 	}
 	for _, tc := range cases {
