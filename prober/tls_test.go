@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"crypto/tls"
 	"net"
 	"strings"
 	"testing"
@@ -61,6 +62,10 @@ func TestTLSCauses(t *testing.T) {
 		{"silent: handshake times out", silent, "    timeout: 300ms\n    tcp:\n      tls: true\n", verdict.Connected, verdict.CauseHandshakeTimeout, "timeout", ""},
 		{"hangs up during the handshake", hangUp, "", verdict.ClosedByPeer, verdict.CauseHandshakeClosed, "EOF", ""},
 		{"missing CA file", validAddr, "    tcp:\n      tls: true\n      tls_config: {ca_file: /nonexistent/ca.pem}\n", verdict.Connected, verdict.CauseTLSConfig, "/nonexistent/ca.pem", ""},
+		// TLS 1.3: the client's handshake is done before the server checks
+		// for a client certificate; its alert comes on the first read.
+		{"wants a client certificate", testpki.ServeConfig(t, "tcp4", &tls.Config{Certificates: []tls.Certificate{valid.TLS}, ClientAuth: tls.RequireAnyClientCert}),
+			"", verdict.Connected, verdict.CauseHandshake, "certificate required", ""},
 		{"expect not met after TLS", validAddr, "    timeout: 1s\n    tcp:\n      tls: true\n      tls_config: {ca_file: " + ca.File + "}\n      query_response:\n        - expect: \"^NEVER\"\n",
 			verdict.Connected, verdict.CauseExpectTimeout, "i/o timeout", testpki.Greeting},
 	}
@@ -83,7 +88,9 @@ func TestTLSCauses(t *testing.T) {
 			if r.Banner != tc.banner {
 				t.Errorf("banner %q, want %q", r.Banner, tc.banner)
 			}
-			handshakeOK := tc.cause == "" || tc.cause.Info().Phase != "tls"
+			// The TLS state (and so blackbox's series) follows the client's
+			// handshake, which a post-handshake alert comes after.
+			handshakeOK := tc.cause == "" || tc.cause.Info().Phase != "tls" || tc.name == "wants a client certificate"
 			if (r.TLS != nil) != handshakeOK {
 				t.Errorf("TLS state present = %v, want %v", r.TLS != nil, handshakeOK)
 			}

@@ -142,7 +142,13 @@ func issue(t testing.TB, spec Spec, serial *big.Int, parent *x509.Certificate, p
 // the session. It returns the listener's address.
 func Serve(t testing.TB, network string, leaf Leaf) string {
 	t.Helper()
-	cfg := &tls.Config{Certificates: []tls.Certificate{leaf.TLS}}
+	return ServeConfig(t, network, &tls.Config{Certificates: []tls.Certificate{leaf.TLS}})
+}
+
+// ServeConfig is Serve with a server configuration of the test's own (one
+// that demands a client certificate, say).
+func ServeConfig(t testing.TB, network string, cfg *tls.Config) string {
+	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "tcp6" {
 		addr = "[::1]:0"
