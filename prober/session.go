@@ -127,7 +127,13 @@ func (s *stream) upgrade(tlsConn *tls.Conn) {
 	s.r, s.w = bufio.NewReaderSize(s.tap, maxLineRead), tlsConn
 }
 
-func (p *probe) holdSkipped() { p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold}) }
+// holdSkipped records the hold a failure skipped, once: a STARTTLS that
+// fails inside query_response ends both the TLS step and the script.
+func (p *probe) holdSkipped() {
+	if _, ok := p.res.PhaseDuration(PhaseHold); !ok {
+		p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold})
+	}
+}
 
 // query runs blackbox_exporter's query_response steps.
 func (p *probe) query(s *stream, tcp config.TCPProbe) bool {

@@ -20,14 +20,18 @@ import (
 // refused by crypto/tls before a byte is sent.
 func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
 	start := time.Now()
-	defer p.phase(PhaseTLS, start)
+	// The phases in the order they ran: tls, then the hold a failure skips.
+	failed := func() (*tls.Conn, bool) {
+		p.phase(PhaseTLS, start)
+		p.holdSkipped()
+		return nil, false
+	}
 	tlsCfg, err := promconfig.NewTLSConfig(&cfg)
 	if err != nil {
 		p.fail(verdict.CauseTLSConfig, fmt.Sprintf("tls config: %v", err))
 		p.logf("TLS: %s", p.res.Failure)
 		p.verdict(verdict.SynAck, p.res.Addr.Addr(), nil) // TCP's part went well
-		p.holdSkipped()
-		return nil, false
+		return failed()
 	}
 	if tlsCfg.ServerName == "" {
 		tlsCfg.ServerName = p.res.Target.Host
@@ -45,9 +49,9 @@ func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) 
 			s.tap.seen = handshake.seen
 		}
 		p.sessionEnded(err)
-		p.holdSkipped()
-		return nil, false
+		return failed()
 	}
+	p.phase(PhaseTLS, start)
 	st := tlsConn.ConnectionState()
 	p.res.TLS = &st
 	p.logf("TLS %s established (%s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))

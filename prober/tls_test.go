@@ -126,6 +126,23 @@ func TestStartTLS(t *testing.T) {
 	if !strings.Contains(r.TranscriptText(), "< "+testpki.Greeting) {
 		t.Errorf("the decrypted greeting is not in the transcript:\n%s", r.TranscriptText())
 	}
+
+	// A STARTTLS whose certificate fails: cause and phase tls, the
+	// plaintext banner, and each phase once.
+	self := testpki.ServeStartTLS(t, testpki.SelfSigned(t, testpki.Spec{IPs: []string{"127.0.0.1"}}))
+	r = probeTarget(t, self, m)
+	if r.Cause != verdict.CauseUnknownAuthority || r.Banner != "220 smtp.test ESMTP ready" || r.TLS != nil {
+		t.Fatalf("starttls to a self-signed certificate: cause %q banner %q failure %q", r.Cause, r.Banner, r.Failure)
+	}
+	seen := map[Phase]int{}
+	for _, pd := range r.Phases {
+		seen[pd.Phase]++
+	}
+	for _, ph := range []Phase{PhaseResolve, PhaseConnect, PhaseTLS, PhaseQuery, PhaseHold} {
+		if seen[ph] != 1 {
+			t.Errorf("phase %s reported %d times: %v", ph, seen[ph], r.Phases)
+		}
+	}
 }
 
 // The cause of a failed read is named from how the session ended.
