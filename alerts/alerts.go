@@ -281,6 +281,16 @@ const (
 	SessionText        = "No expectation failed, so the session did: most likely the TLS handshake (certificate, TLS version or cipher), else sending a query_response line, or TLS settings of the module that the exporter cannot load"
 )
 
+// causeLine renders, in an annotation, the probe's failure cause from
+// tcp_session_failure_info (its phase and bounded cause, as README's "TLS
+// modules" table lists them), so the alert says why without the debug
+// page. It queries the series of the alert's own probe: the same job and
+// instance, and module when the alert has one; nothing when there is none.
+const causeLine = `{{ $sel := printf "job=%q,instance=%q" $labels.job $labels.instance }}` +
+	`{{ with $labels.module }}{{ $sel = printf "%s,module=%q" $sel . }}{{ end }}` +
+	`{{ range printf "tcp_session_failure_info{%s}" $sel | query }}` +
+	"Failure cause: {{ .Labels.cause }} (phase {{ .Labels.phase }}).\n{{ end }}"
+
 // ExpectationRule fires for a probe whose verdict is connected but that
 // failed: probe_success is 0 although the port is open and the service let
 // the client in. A failing class (closed_by_peer after an `expect`, say)
@@ -313,10 +323,10 @@ func ExpectationRule(cfg mixin.Config) Rule {
 			Summary: fmt.Sprintf("{{ $labels.instance }}: %s, but {{ if $value }}%s{{ else }}%s{{ end }}",
 				verdict.Connected, ExpectationSummary, SessionSummary),
 			Description: fmt.Sprintf("Probe of {{ $labels.instance }} (job {{ $labels.job }}{{ with $labels.module }}, module {{ . }}{{ end }}): %s, yet the probe failed.\n"+
-				"{{ if $value }}%s{{ else }}%s{{ end }}.\n"+
+				"{{ if $value }}%s{{ else }}%s{{ end }}.\n%s"+
 				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
 				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
-				verdict.Connected, template(ExpectationText), template(SessionText), template(service.Owner), template(exporter.Owner)),
+				verdict.Connected, template(ExpectationText), template(SessionText), causeLine, template(service.Owner), template(exporter.Owner)),
 		}),
 	}
 }

@@ -250,8 +250,14 @@ func (u tests) expectationGroup() testGroup {
 			series{fmt.Sprintf("probe_failed_due_to_regex{%s}", sel), regex})
 	}
 	rule := ExpectationRule(u.cfg)
-	// expect is what ExpectationRule's templates must render.
-	expect := func(instance, module string, regex bool) expAlert {
+	// failure adds the probe's tcp_session_failure_info series.
+	failure := func(instance, module string, c verdict.Cause) {
+		g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_session_failure_info{job=%q,instance=%q,module=%q,cause=%q,phase=%q}",
+			testJob, instance, module, c, c.Info().Phase), steady(1)})
+	}
+	// expect is what ExpectationRule's templates must render; cause is the
+	// probe's failure cause, if it has a tcp_session_failure_info series.
+	expect := func(instance, module string, regex bool, cause verdict.Cause) expAlert {
 		l := map[string]string{"job": testJob, "instance": instance, "severity": rule.Labels.Severity, "team": rule.Labels.Team}
 		ofModule := ""
 		if module != "" {
@@ -262,12 +268,16 @@ func (u tests) expectationGroup() testGroup {
 		if regex {
 			summary, text = ExpectationSummary, ExpectationText
 		}
+		causeText := ""
+		if cause != "" {
+			causeText = fmt.Sprintf("Failure cause: %s (phase %s).\n", cause, cause.Info().Phase)
+		}
 		return expAlert{Labels: l, Annotations: withURLs(u.cfg, mixin.ExpectationFailed, Annotations{
 			Summary: fmt.Sprintf("%s: %s, but %s", instance, verdict.Connected, summary),
-			Description: fmt.Sprintf("Probe of %s (job %s%s): %s, yet the probe failed.\n%s.\n"+
+			Description: fmt.Sprintf("Probe of %s (job %s%s): %s, yet the probe failed.\n%s.\n%s"+
 				"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
 				"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
-				instance, testJob, ofModule, verdict.Connected, text, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
+				instance, testJob, ofModule, verdict.Connected, text, causeText, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
 		})}
 	}
 
@@ -276,6 +286,10 @@ func (u tests) expectationGroup() testGroup {
 	probe(banner, "ssh_banner", connected, steady(0), steady(1))      // expect not met
 	probe(starttls, "smtp_starttls", connected, steady(0), steady(0)) // TLS failed
 	probe(starttls, "tcp", connected, steady(1), steady(0))           // the same instance, another module: fine
+	// The causes of those two; the other module's failure says nothing
+	// about this one (it must not leak into its alert).
+	failure(banner, "ssh_banner", verdict.CauseExpectTimeout)
+	failure(starttls, "smtp_starttls", verdict.CauseUnknownAuthority)
 	probe("fine.example.net:443", "", connected, steady(1), steady(0))
 	probe(recover, "ssh_banner", connected, recovering, regexUntilRecovered)
 	for _, c := range mixin.Failing() {
@@ -288,11 +302,11 @@ func (u tests) expectationGroup() testGroup {
 	}
 
 	pending := minutes(rule.For) - 1
-	failing := []expAlert{expect(banner, "ssh_banner", true), expect(starttls, "smtp_starttls", false)}
+	failing := []expAlert{expect(banner, "ssh_banner", true, verdict.CauseExpectTimeout), expect(starttls, "smtp_starttls", false, verdict.CauseUnknownAuthority)}
 	g.AlertTests = append(g.AlertTests,
 		alertTest{EvalTime: fmt.Sprintf("%dm", pending), AlertName: mixin.ExpectationFailed, ExpAlerts: []expAlert{}},
 		alertTest{EvalTime: fmt.Sprintf("%dm", pending+2), AlertName: mixin.ExpectationFailed,
-			ExpAlerts: append(append([]expAlert{}, failing...), expect(recover, "ssh_banner", true))},
+			ExpAlerts: append(append([]expAlert{}, failing...), expect(recover, "ssh_banner", true, ""))},
 		alertTest{EvalTime: fmt.Sprintf("%dm", half+1), AlertName: mixin.ExpectationFailed, ExpAlerts: failing},
 	)
 	return g

@@ -44,7 +44,9 @@
 //	                                     (resolve, connect, hold; tls and query when the module uses them)
 //	      "banner":              string  first line the peer sent, sanitised; ""
 //	      "failed_due_to_regex": bool    probe_failed_due_to_regex
-//	      "failure":             string  why success is false although the class is connected; ""
+//	      "failure":             string  why success is false although the class is connected: the real error; ""
+//	      "failure_phase":       string  tcp_session_failure_info{phase}: tls, query or hold; ""
+//	      "failure_cause":       string  tcp_session_failure_info{cause}: expired, not-tls, expect-timeout, ...; ""
 //	      "expect_labels":       object  probe_expect_info labels, name to value; {}
 //	      "icmp":                object  the ICMP error behind the verdict, or null:
 //	                                     {"protocol": "icmp"|"icmp6", "type": int, "code": int, "offender": string}
@@ -64,7 +66,8 @@
 //	          {"address": string (ip:port), "class": string, "reason": string, "responder": string,
 //	           "success": bool, "duration_seconds": number, "failure": string, "error": string}
 //	      "error":               string  the underlying error, for logs; "" when connected
-//	      "evidence":            string  what the kernel reported (the reason's evidence)
+//	      "evidence":            string  what the kernel reported (the reason's evidence), or, when the
+//	                                     session connected and then failed, what failed (the cause's)
 //	      "meaning":             string  what that most likely means
 //	      "ambiguity":           string  what else the same evidence can mean; ""
 //	      "owner":               string  who fixes it, as a team name

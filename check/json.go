@@ -31,6 +31,8 @@ type jsonResult struct {
 	Banner           string             `json:"banner"`
 	FailedDueToRegex bool               `json:"failed_due_to_regex"`
 	Failure          string             `json:"failure"`
+	FailurePhase     string             `json:"failure_phase"`
+	FailureCause     string             `json:"failure_cause"`
 	ExpectLabels     map[string]string  `json:"expect_labels"`
 	ICMP             *jsonICMP          `json:"icmp"`
 	Trace            *jsonTrace         `json:"trace"`
@@ -124,7 +126,7 @@ func newJSONTrace(r *prober.Result) *jsonTrace {
 }
 
 func newJSONResult(target string, r *prober.Result) jsonResult {
-	ci, ri := r.Class.Info(), r.Reason.Info()
+	e := report.Explain(r)
 	j := jsonResult{
 		Target:           target,
 		Class:            string(r.Class),
@@ -141,15 +143,18 @@ func newJSONResult(target string, r *prober.Result) jsonResult {
 		FailedDueToRegex: r.FailedDueToRegex,
 		Failure:          r.Failure,
 		ExpectLabels:     make(map[string]string, len(r.ExpectLabels)),
-		Evidence:         ri.Evidence,
-		Meaning:          ri.Meaning,
-		Ambiguity:        ri.Ambiguity,
-		Owner:            ci.Owner,
-		Ask:              report.Ask(ci, r),
+		Evidence:         e.Evidence,
+		Meaning:          e.Meaning,
+		Ambiguity:        e.Ambiguity,
+		Owner:            e.Owner,
+		Ask:              e.Ask,
 		ICMP:             newJSONICMP(r.ICMP),
 		Trace:            newJSONTrace(r),
 		Addresses:        newJSONAddresses(r),
 		Transcript:       make([]string, 0, len(r.Transcript)),
+	}
+	if r.Cause != "" {
+		j.FailureCause, j.FailurePhase = string(r.Cause), r.Cause.Info().Phase
 	}
 	for _, p := range r.Phases {
 		j.Phases[string(p.Phase)] = p.Duration.Seconds()

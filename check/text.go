@@ -192,7 +192,10 @@ func (t *textWriter) table(results []prober.Result) {
 	for i := range results {
 		r := &results[i]
 		v := string(r.Class)
-		if r.Class == verdict.Connected && !r.Success {
+		switch {
+		case r.Cause != "":
+			v += ", " + string(r.Cause)
+		case r.Class == verdict.Connected && !r.Success:
 			v += ", expectation failed"
 		}
 		responder := "-"

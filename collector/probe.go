@@ -100,6 +100,7 @@ func samples(r *prober.Result) []sample {
 		s = append(s, sample{newFamily("probe_expect_info", expectInfoHelp, names...), values, 1})
 	}
 	s = traceSamples(s, r)
+	s = tlsSamples(s, r)
 	slices.SortStableFunc(s, func(a, b sample) int {
 		if c := strings.Compare(a.fam.name, b.fam.name); c != 0 {
 			return c

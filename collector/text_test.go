@@ -2,6 +2,10 @@ package collector
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -39,6 +43,16 @@ func TestAppendTextMatchesRegistry(t *testing.T) {
 				{Addr: netip.MustParseAddrPort("192.0.2.2:80"), Class: verdict.Connected, Reason: verdict.SynAck, Responder: netip.MustParseAddr("192.0.2.2")},
 				{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Class: verdict.Firewall, Reason: verdict.NoResponse},
 			},
+		},
+		"tls handshake done, then a query failed": {
+			Class: verdict.Connected, Reason: verdict.SynAck, IPProtocol: 4, Cause: verdict.CauseExpectTimeout,
+			Addr: netip.MustParseAddrPort("127.0.0.1:443"), Phases: phases,
+			TLS: &tls.ConnectionState{Version: tls.VersionTLS12, CipherSuite: tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+				PeerCertificates: []*x509.Certificate{
+					{SerialNumber: big.NewInt(0x00ff), NotAfter: time.Unix(1900000000, 0), DNSNames: []string{"a.test", "b.test"},
+						Subject: pkix.Name{CommonName: `a "quoted" \ name`}, Issuer: pkix.Name{CommonName: "CA"}},
+					{SerialNumber: big.NewInt(1), NotAfter: time.Unix(1800000000, 0)},
+				}},
 		},
 	}
 	for name, r := range results {

@@ -143,6 +143,9 @@ func (h *Probe) log(module string, r *prober.Result) {
 	if r.Failure != "" {
 		attrs = append(attrs, "failure", r.Failure)
 	}
+	if r.Cause != "" {
+		attrs = append(attrs, "failure_cause", r.Cause)
+	}
 	if len(r.Hops) > 0 {
 		if hop, ok := r.LastHop(); ok {
 			attrs = append(attrs, "last_hop_ttl", hop.TTL, "last_hop", hop.Addr, "last_hop_said", hop.Answer())

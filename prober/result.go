@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -50,7 +51,13 @@ type Result struct {
 	Success          bool   // connected and every expectation met
 	FailedDueToRegex bool   // a query_response expectation was not met
 	ExpectLabels     []ExpectLabel
-	Failure          string // why Success is false although the class is connected
+	Failure          string // why Success is false although the class is connected: the real error
+	// Cause names the step of the session that failed (TLS handshake,
+	// query_response, hold), bounded for metrics; empty when none failed.
+	Cause verdict.Cause
+	// TLS is the state of the last TLS handshake that succeeded (tls, or a
+	// query_response starttls); nil when none did.
+	TLS *tls.ConnectionState
 
 	// Hops is the path trace, TTL 1 upwards, up to the hop that ended it
 	// (the target, or a hop that rejects) or the module's max_hops. It is

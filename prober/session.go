@@ -15,8 +15,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	promconfig "github.com/prometheus/common/config"
-
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -121,49 +119,21 @@ func newStream(conn net.Conn) *stream {
 	return &stream{conn: conn, tap: tap, r: bufio.NewReaderSize(tap, maxLineRead), w: conn}
 }
 
-// upgrade moves both directions onto a TLS connection over s.conn.
+// upgrade moves both directions onto a TLS connection over s.conn. The
+// banner tap moves above TLS: the banner is what the service said, in
+// plaintext before a STARTTLS or decrypted after, never handshake bytes.
 func (s *stream) upgrade(tlsConn *tls.Conn) {
-	s.r, s.w = bufio.NewReaderSize(tlsConn, maxLineRead), tlsConn
+	s.tap.r = tlsConn
+	s.r, s.w = bufio.NewReaderSize(s.tap, maxLineRead), tlsConn
 }
 
-func (p *probe) holdSkipped() { p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold}) }
-
-// startTLS runs a TLS handshake over the raw connection; the banner tap
-// keeps seeing the raw bytes so a plaintext "Access denied" still shows.
-func (p *probe) startTLS(s *stream, cfg promconfig.TLSConfig) (*tls.Conn, bool) {
-	start := time.Now()
-	defer p.phase(PhaseTLS, start)
-	tlsCfg, err := promconfig.NewTLSConfig(&cfg)
-	if err != nil {
-		p.res.Failure = fmt.Sprintf("tls config: %v", err)
-		p.logf("TLS: %s", p.res.Failure)
-		p.holdSkipped()
-		return nil, false
+// holdSkipped records the hold a failure skipped, once: a STARTTLS that
+// fails inside query_response ends both the TLS step and the script.
+func (p *probe) holdSkipped() {
+	if _, ok := p.res.PhaseDuration(PhaseHold); !ok {
+		p.res.Phases = append(p.res.Phases, PhaseDuration{Phase: PhaseHold})
 	}
-	if tlsCfg.ServerName == "" && !p.res.Target.IP.IsValid() {
-		tlsCfg.ServerName = p.res.Target.Host
-	}
-	tlsConn := tls.Client(tappedConn{s.conn, s.tap}, tlsCfg)
-	if err := tlsConn.Handshake(); err != nil {
-		p.res.Failure = fmt.Sprintf("tls handshake: %v", err)
-		if !p.sessionEnded(err) {
-			p.logf("TLS handshake failed: %v", err)
-		}
-		p.holdSkipped()
-		return nil, false
-	}
-	st := tlsConn.ConnectionState()
-	p.logf("TLS %s established (%s)", tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
-	return tlsConn, true
 }
-
-// tappedConn is a net.Conn whose reads go through the banner tap.
-type tappedConn struct {
-	net.Conn
-	tap *bannerTap
-}
-
-func (c tappedConn) Read(b []byte) (int, error) { return c.tap.Read(b) }
 
 // query runs blackbox_exporter's query_response steps.
 func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
@@ -175,9 +145,8 @@ func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
 			line, match, err = expectLine(s.r, qr.Expect)
 			if err != nil {
 				p.res.FailedDueToRegex = true
-				p.res.Failure = fmt.Sprintf("query_response[%d]: expected %q: %v", i, qr.Expect.String(), err)
 				p.logf("(expected %q, got: %v)", qr.Expect.String(), err)
-				p.sessionEnded(err)
+				p.fail(readCause(err, p.sessionEnded(err)), fmt.Sprintf("query_response[%d]: expected %q: %v", i, qr.Expect.String(), err))
 				return false
 			}
 			p.logf("< %s", sanitize([]byte(line)))
@@ -189,9 +158,8 @@ func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
 		if qr.ExpectBytes != "" {
 			if err := expectBytes(s.r, []byte(qr.ExpectBytes)); err != nil {
 				p.res.FailedDueToRegex = true
-				p.res.Failure = fmt.Sprintf("query_response[%d]: expected bytes %q: %v", i, qr.ExpectBytes, err)
 				p.logf("(expected bytes %q, got: %v)", qr.ExpectBytes, err)
-				p.sessionEnded(err)
+				p.fail(readCause(err, p.sessionEnded(err)), fmt.Sprintf("query_response[%d]: expected bytes %q: %v", i, qr.ExpectBytes, err))
 				return false
 			}
 		}
@@ -202,7 +170,7 @@ func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
 			}
 			p.logf("> %s", sanitize([]byte(send)))
 			if _, err := fmt.Fprintf(s.w, "%s\n", send); err != nil {
-				p.res.Failure = fmt.Sprintf("query_response[%d]: sending: %v", i, err)
+				p.fail(verdict.CauseSendFailed, fmt.Sprintf("query_response[%d]: sending: %v", i, err))
 				p.sessionEnded(err)
 				return false
 			}
@@ -292,7 +260,12 @@ func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer n
 		}
 		p.sessionEnded(err)
 		if p.res.Class == verdict.Connected { // an error that is not an ending
-			p.res.Failure = fmt.Sprintf("reading: %v", err)
+			cause := verdict.CauseReadError
+			if isTLSAlert(err) {
+				cause = verdict.CauseHandshake
+			}
+			p.fail(cause, fmt.Sprintf("reading: %v", err))
+			p.logf("(%s)", p.res.Failure)
 		}
 		return
 	}
@@ -320,11 +293,11 @@ func (p *probe) logLines(b []byte) []byte {
 func (p *probe) sessionEnded(err error) bool {
 	peer := p.res.Addr.Addr()
 	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+	case isFin(err):
 		p.verdict(verdict.Fin, peer, nil)
 		p.logf("Connection closed by foreign host.")
 		return true
-	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+	case isReset(err):
 		p.verdict(verdict.Reset, peer, nil)
 		p.logf("Connection reset by foreign host.")
 		return true
@@ -332,3 +305,14 @@ func (p *probe) sessionEnded(err error) bool {
 	p.verdict(verdict.SynAck, peer, nil)
 	return false
 }
+
+func isFin(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// isEnding tells whether err is the peer ending the session (FIN or RST).
+func isEnding(err error) bool { return isFin(err) || isReset(err) }

@@ -29,8 +29,7 @@ func VerdictBlock(r *prober.Result) string {
 // the block's content without its layout, for writers that style it (the
 // check command colours it on a terminal).
 func Rows(r *prober.Result, row func(key, value string)) {
-	ci := r.Class.Info()
-	ri := r.Reason.Info()
+	e := Explain(r)
 	row("verdict", r.Summary())
 	for i, a := range r.Addresses { // tcp.addresses: all
 		key := ""
@@ -39,7 +38,7 @@ func Rows(r *prober.Result, row func(key, value string)) {
 		}
 		row(key, a.Addr.Addr().String()+"  "+a.Summary())
 	}
-	row("evidence", ri.Evidence)
+	row("evidence", e.Evidence)
 	if r.ICMP != nil {
 		row("icmp", r.ICMP.String())
 	}
@@ -50,6 +49,9 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	if r.Failure != "" {
 		row("failed", r.Failure)
 	}
+	if r.Cause != "" {
+		row("cause", fmt.Sprintf("%s (phase %s)", r.Cause, r.Cause.Info().Phase))
+	}
 	if r.Err != nil && r.Class != verdict.Connected {
 		row("error", r.Err.Error())
 	}
@@ -58,11 +60,30 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	} else if r.TraceErr != nil {
 		row("path", r.TraceErr.Error()) // a due trace that could not run says so
 	}
-	row("meaning", ri.Meaning)
-	if ri.Ambiguity != "" {
-		row("but", ri.Ambiguity)
+	row("meaning", e.Meaning)
+	if e.Ambiguity != "" {
+		row("but", e.Ambiguity)
 	}
-	row("ask", Ask(ci, r))
+	row("ask", e.Ask)
+}
+
+// Explanation is what a verdict means for people: the evidence, what it
+// most likely means, what else it can mean, and whom to ask.
+type Explanation struct {
+	Evidence, Meaning, Ambiguity, Owner, Ask string
+}
+
+// Explain explains a result. A connected probe whose session then failed
+// (probe_success 0) is explained by its failure cause, never by the
+// connected class, whose words ("all is well") would be false: the TCP
+// path is fine, a later step failed, and its cause names whom to ask.
+func Explain(r *prober.Result) Explanation {
+	ci, ri := r.Class.Info(), r.Reason.Info()
+	if r.Class == verdict.Connected && !r.Success {
+		fi := r.Cause.Info() // a generic failed-session text when no cause was named
+		return Explanation{Evidence: fi.FailedEvidence(), Meaning: fi.Meaning, Owner: fi.Owner, Ask: fi.Ask}
+	}
+	return Explanation{Evidence: ri.Evidence, Meaning: ri.Meaning, Ambiguity: ri.Ambiguity, Owner: ci.Owner, Ask: Ask(ci, r)}
 }
 
 // Ask fills the class's "ask" sentence with our own address where it has one.

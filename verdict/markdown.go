@@ -28,3 +28,15 @@ func MarkdownTable() string {
 }
 
 func esc(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+
+// MarkdownCauses renders the session failure causes as the table README.md
+// shows (its "TLS modules" section).
+func MarkdownCauses() string {
+	var b strings.Builder
+	b.WriteString("| `phase` | `cause` | what the probe saw | most likely | whom to ask | alert `team` |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for _, c := range Causes {
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s | %s | `%s` |\n", c.Phase, c.Cause, esc(c.Evidence), esc(c.Meaning), esc(c.Ask), c.Team)
+	}
+	return b.String()
+}

@@ -7,15 +7,27 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite README.md's verdict table from the taxonomy")
+var update = flag.Bool("update", false, "rewrite README.md's verdict and cause tables from the taxonomy")
 
 const (
 	tableBegin = "<!-- verdict-table:begin (generated from verdict/taxonomy.go: go test ./verdict -update) -->\n"
 	tableEnd   = "<!-- verdict-table:end -->"
+	causeBegin = "<!-- cause-table:begin (generated from verdict/failure.go: go test ./verdict -update) -->\n"
+	causeEnd   = "<!-- cause-table:end -->"
 )
 
 // README's verdict table must be the taxonomy's, word for word.
 func TestREADMETableIsCurrent(t *testing.T) {
+	readmeSection(t, tableBegin, tableEnd, MarkdownTable())
+}
+
+// README's table of session failure causes must be verdict.Causes.
+func TestREADMECauseTableIsCurrent(t *testing.T) {
+	readmeSection(t, causeBegin, causeEnd, MarkdownCauses())
+}
+
+func readmeSection(t *testing.T, tableBegin, tableEnd, want string) {
+	t.Helper()
 	const path = "../README.md"
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -24,10 +36,9 @@ func TestREADMETableIsCurrent(t *testing.T) {
 	readme := string(data)
 	i, j := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
 	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the verdict table markers %q ... %q", tableBegin, tableEnd)
+		t.Fatalf("README.md lacks the table markers %q ... %q", tableBegin, tableEnd)
 	}
 	current := readme[i+len(tableBegin) : j]
-	want := MarkdownTable()
 	if current == want {
 		return
 	}
@@ -37,5 +48,5 @@ func TestREADMETableIsCurrent(t *testing.T) {
 		}
 		return
 	}
-	t.Fatal("README.md's verdict table differs from verdict/taxonomy.go; run: go test ./verdict -update")
+	t.Fatalf("README.md's table after %q differs from package verdict; run: go test ./verdict -update", tableBegin)
 }

@@ -4,6 +4,9 @@
 package metricnames
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"net/netip"
 	"sort"
 	"strings"
@@ -22,8 +25,8 @@ import (
 var Prometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 // Probe returns the names /probe emits, from a Result that uses every
-// optional feature (TLS and query phases, expectation labels, a path trace,
-// every address of a name).
+// optional feature (TLS and query phases and a TLS handshake, expectation
+// labels, a path trace, every address of a name, a failed session step).
 func Probe() ([]string, error) {
 	r := &prober.Result{
 		Class: verdict.ClosedByPeer, Reason: verdict.Fin,
@@ -37,6 +40,9 @@ func Probe() ([]string, error) {
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
 		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
 		Addresses:    []prober.AddressResult{{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Class: verdict.ClosedByPeer, Reason: verdict.Fin}},
+		Cause:        verdict.CauseExpectTimeout,
+		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
+			PeerCertificates: []*x509.Certificate{{SerialNumber: big.NewInt(1), NotAfter: time.Unix(2e9, 0)}}},
 	}
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(collector.Probe{Result: r}); err != nil {

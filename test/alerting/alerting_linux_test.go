@@ -350,11 +350,14 @@ scrape_configs:
 
 	// The silent listener is connected, but module tcp_expect's banner and
 	// tcp_tls's handshake never come: each probe fails, which pages the
-	// service's team and says whether an expectation failed.
+	// service's team and says whether an expectation failed, and its cause.
 	service := verdict.ClosedByPeer.Info()
-	for _, w := range []struct{ job, module, summary, text string }{
-		{"tcp_verdict_expect", "tcp_expect", alerts.ExpectationSummary, alerts.ExpectationText},
-		{"tcp_verdict_tls", "tcp_tls", alerts.SessionSummary, alerts.SessionText},
+	for _, w := range []struct {
+		job, module, summary, text string
+		cause                      verdict.Cause
+	}{
+		{"tcp_verdict_expect", "tcp_expect", alerts.ExpectationSummary, alerts.ExpectationText, verdict.CauseExpectTimeout},
+		{"tcp_verdict_tls", "tcp_tls", alerts.SessionSummary, alerts.SessionText, verdict.CauseHandshakeTimeout},
 	} {
 		a, err := waitFor(ctx, func() (received, bool) { return hooks.findModule(mixin.ExpectationFailed, silent, w.module) })
 		if err != nil {
@@ -369,7 +372,8 @@ scrape_configs:
 				t.Errorf("%s: label %s=%q, want %q (labels %v)", mixin.ExpectationFailed, k, a.labels[k], v, a.labels)
 			}
 		}
-		for _, s := range []string{"module " + w.module, w.text, "Who fixes it: " + service.Owner} {
+		cause := fmt.Sprintf("Failure cause: %s (phase %s).", w.cause, w.cause.Info().Phase)
+		for _, s := range []string{"module " + w.module, w.text, cause, "Who fixes it: " + service.Owner} {
 			if !strings.Contains(a.annotations["description"], s) {
 				t.Errorf("%s: description lacks %q:\n%s", mixin.ExpectationFailed, s, a.annotations["description"])
 			}
