@@ -12,12 +12,15 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/policy"
 )
 
 // DefaultModuleName is the module used when a probe names none; ask
@@ -65,7 +68,10 @@ const (
 
 // Config is a parsed, validated module file.
 type Config struct {
-	Modules map[string]Module `yaml:"modules"`
+	// TargetPolicy limits the addresses every module may dial (README,
+	// "Target policy"); a module's own can only narrow it.
+	TargetPolicy TargetPolicy      `yaml:"target_policy"`
+	Modules      map[string]Module `yaml:"modules"`
 
 	// Warnings are problems that do not stop the file from loading, such as
 	// modules for probers this exporter does not implement.
@@ -77,6 +83,12 @@ type Module struct {
 	Prober  string        `yaml:"prober"`
 	Timeout time.Duration `yaml:"timeout"`
 	TCP     TCPProbe      `yaml:"tcp"`
+	// TargetPolicy narrows the file's target_policy for this module: an
+	// address must pass both. Its deny has no default.
+	TargetPolicy *TargetPolicy `yaml:"target_policy"`
+	// Policy is what the prober checks every address against: the file's
+	// target_policy, then the module's. Parse fills it in.
+	Policy policy.Chain `yaml:"-"`
 
 	// Other probers' sections are accepted, so that a blackbox_exporter file
 	// loads, but never read.
@@ -185,7 +197,7 @@ var ErrUnknownModule = errors.New("unknown module")
 func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	c := &Config{}
+	c := &Config{TargetPolicy: TargetPolicy{Deny: slices.Clone(DefaultTargetDeny)}}
 	if err := dec.Decode(c); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty: it needs a modules: section")
@@ -229,6 +241,10 @@ func (c *Config) validate() error {
 	if len(c.Modules) == 0 {
 		return errors.New("no modules defined: the file needs a modules: section with at least one module")
 	}
+	global, err := c.TargetPolicy.parse("target_policy")
+	if err != nil {
+		return err
+	}
 	names := make([]string, 0, len(c.Modules))
 	for name := range c.Modules {
 		names = append(names, name)
@@ -247,6 +263,14 @@ func (c *Config) validate() error {
 		}
 		if err := m.validate(); err != nil {
 			return fmt.Errorf("module %q: %w", name, err)
+		}
+		m.Policy = policy.Chain{global}
+		if m.TargetPolicy != nil {
+			own, err := m.TargetPolicy.parse("modules." + name + ".target_policy")
+			if err != nil {
+				return err
+			}
+			m.Policy = append(m.Policy, own)
 		}
 		// Not an error: blackbox modules with a short timeout must load
 		// unchanged, and the deadline cuts the hold anyway.

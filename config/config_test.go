@@ -136,6 +136,11 @@ func TestBadConfigs(t *testing.T) {
 		{"max_addresses 65", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: 65\n", "tcp.max_addresses 65 is not from 1 to 64"},
 		{"max_addresses not a number", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: many\n", "line 5"},
 		{"trace enabled not bool", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: maybe}\n", "line 5"},
+		{"bad policy CIDR", "target_policy:\n  deny: [127.0.0.0/8, 10.0.0.0/33]\nmodules:\n  a:\n    prober: tcp\n", `target_policy.deny[1]: "10.0.0.0/33" is not a CIDR`},
+		{"policy host bits", "target_policy:\n  allow: [10.1.2.3/8]\nmodules:\n  a:\n    prober: tcp\n", `target_policy.allow[0]: "10.1.2.3/8" has bits set beyond its /8 mask: write 10.0.0.0/8`},
+		{"bad module policy", "modules:\n  a:\n    prober: tcp\n    target_policy: {allow: [nowhere]}\n", `modules.a.target_policy.allow[0]: "nowhere" is not an IP address or a CIDR`},
+		{"unknown policy key", "target_policy:\n  allowed: [10.0.0.0/8]\nmodules:\n  a:\n    prober: tcp\n", "line 2: field allowed not found"},
+		{"policy not a list", "target_policy:\n  deny: 10.0.0.0/8\nmodules:\n  a:\n    prober: tcp\n", "line 2"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,7 +266,8 @@ func TestEmbeddedDefault(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	blackbox, _ := os.ReadFile("testdata/blackbox.yml")
 	shipped, _ := os.ReadFile("../config.yml")
-	for _, seed := range [][]byte{blackbox, shipped, []byte("modules:\n  a:\n    prober: tcp\n"), []byte("modules: [\n"), []byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n")} {
+	for _, seed := range [][]byte{blackbox, shipped, []byte("modules:\n  a:\n    prober: tcp\n"), []byte("modules: [\n"), []byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n"),
+		[]byte("target_policy:\n  allow: [10.0.0.0/8, \"::ffff:127.0.0.1\"]\n  deny: [127.0.0.0/8]\nmodules:\n  a:\n    prober: tcp\n    target_policy: {deny: [\"2001:db8::/32\"]}\n")} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -275,6 +281,9 @@ func FuzzParse(f *testing.F) {
 		for name, m := range c.Modules {
 			if m.Prober == "tcp" && (m.TCP.Hold < 0 || m.TCP.IPProtocol == "") {
 				t.Errorf("module %q accepted without defaults or validation: %+v", name, m.TCP)
+			}
+			if m.Prober == "tcp" && (len(m.Policy) == 0 || m.Policy[0] == nil) {
+				t.Errorf("module %q accepted without the file's target policy", name)
 			}
 		}
 	})
