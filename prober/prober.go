@@ -67,7 +67,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 	}
 	p.deadline, _ = ctx.Deadline()
 
-	p.run(ctx, m.TCP, opts.Resolver)
+	p.run(ctx, m, opts.Resolver)
 	if _, ok := p.res.PhaseDuration(PhaseHold); !ok { // resolve, connect and hold are always reported
 		p.fillPhases()
 	}
@@ -85,11 +85,15 @@ func (p *probe) fillPhases() {
 	}
 }
 
-func (p *probe) run(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) {
+func (p *probe) run(ctx context.Context, m config.Module, resolver *net.Resolver) {
+	tcp := m.TCP
 	// The list of addresses to dial exists here, before any dial: the one
-	// place a check of every address (a target policy) belongs.
+	// place a check of every address (the target policy) belongs.
 	ips, ok := p.resolve(ctx, tcp, resolver)
 	if !ok {
+		return
+	}
+	if !p.admit(m.Policy, ips) {
 		return
 	}
 	if tcp.Addresses == config.AddressesAll {

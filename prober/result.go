@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/policy"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -41,6 +42,11 @@ type Result struct {
 	IPProtocol int            // 4 or 6; 0 when resolution failed
 	ICMP       *verdict.ICMP  // the ICMP error behind the verdict, if any
 	Err        error          // the underlying error, for logs; nil when connected
+
+	// Refusal is set when the target policy refused an address the probe
+	// would have dialled: then nothing was dialled, and Class and Reason
+	// are empty, for a refusal is no verdict on the network.
+	Refusal *policy.Refusal
 
 	// Phases always holds resolve, connect and hold, plus tls and query
 	// when the module uses them, and trace when a path trace ran.

@@ -1,0 +1,115 @@
+package prober
+
+import (
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+)
+
+// countingListener serves on addr and counts the connections it accepts.
+func countingListener(t *testing.T, network, addr string) (string, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	a := testnet.Serve(t, network, addr, func(c *net.TCPConn) { n.Add(1); c.Close() })
+	return a, &n
+}
+
+// A refused target is never dialled: the listener accepts nothing, the
+// result carries the refusal naming the rule, and no verdict.
+func TestPolicyRefusesBeforeDialling(t *testing.T) {
+	addr4, accepts4 := countingListener(t, "tcp4", "127.0.0.1:0")
+	addr6, accepts6 := countingListener(t, "tcp6", "[::1]:0")
+	_, port4, _ := net.SplitHostPort(addr4)
+	_, port6, _ := net.SplitHostPort(addr6)
+
+	deny := module(t, "    tcp: {hold: 0s, preferred_ip_protocol: ip4}\n    target_policy:\n      deny: [127.0.0.0/8, \"::1\"]\n")
+	allowOnly := module(t, "    tcp: {hold: 0s, preferred_ip_protocol: ip4}\n    target_policy:\n      allow: [10.0.0.0/8]\n")
+	for _, tc := range []struct {
+		name, target string
+		m            config.Module
+		want         string
+	}{
+		{"literal", addr4, deny, "target 127.0.0.1 refused by modules.m.target_policy.deny 127.0.0.0/8"},
+		{"v4-mapped", "[::ffff:127.0.0.1]:" + port4, deny, "target 127.0.0.1 refused by modules.m.target_policy.deny 127.0.0.0/8"},
+		{"IPv6", addr6, deny, "target ::1 refused by modules.m.target_policy.deny ::1"},
+		{"allow-only", addr4, allowOnly, "target 127.0.0.1 refused by modules.m.target_policy.allow (the address is in none of its entries)"},
+		{"allow-only IPv6", "[::1]:" + port6, allowOnly, "target ::1 refused by modules.m.target_policy.allow (the address is in none of its entries)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := probeTarget(t, tc.target, tc.m)
+			if r.Refusal == nil || r.Refusal.Error() != tc.want {
+				t.Fatalf("refusal = %v, want %q", r.Refusal, tc.want)
+			}
+			if r.Class != "" || r.Reason != "" || r.Success {
+				t.Errorf("a refusal has a verdict: %s/%s success=%v", r.Class, r.Reason, r.Success)
+			}
+			if r.Err == nil || r.Err.Error() != tc.want {
+				t.Errorf("Err = %v, want the refusal", r.Err)
+			}
+			if !strings.Contains(r.TranscriptText(), tc.want) {
+				t.Errorf("transcript lacks the refusal:\n%s", r.TranscriptText())
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // an accepted connection would be counted by now
+	if n := accepts4.Load() + accepts6.Load(); n != 0 {
+		t.Fatalf("refused targets were dialled: %d connections accepted", n)
+	}
+
+	// The same listeners, allowed: the counters do count.
+	open := module(t, "    tcp: {hold: 0s, preferred_ip_protocol: ip4}\n")
+	for _, target := range []string{addr4, "[::ffff:127.0.0.1]:" + port4, addr6} {
+		if r := probeTarget(t, target, open); r.Refusal != nil || !r.Success {
+			t.Fatalf("%s allowed: refusal %v, %s", target, r.Refusal, r.Summary())
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if a4, a6 := accepts4.Load(), accepts6.Load(); a4 != 2 || a6 != 1 {
+		t.Errorf("allowed probes accepted %d (IPv4) and %d (IPv6), want 2 and 1", a4, a6)
+	}
+}
+
+// A trace module's refused probe neither dials nor traces: against a
+// silent target a dialled probe would wait out its connect and then send a
+// SYN per TTL.
+func TestPolicyRefusesBeforeTracing(t *testing.T) {
+	silent := testnet.FullBacklog(t)
+	m := module(t, "    timeout: 3s\n    tcp:\n      preferred_ip_protocol: ip4\n      trace: {enabled: true, max_hops: 4, timeout: 1s}\n    target_policy: {deny: [127.0.0.0/8]}\n")
+	start := time.Now()
+	r := probeTarget(t, silent.String(), m)
+	if r.Refusal == nil {
+		t.Fatalf("not refused: %s", r.Summary())
+	}
+	if r.Hops != nil {
+		t.Errorf("a refused probe traced: %d hops", len(r.Hops))
+	}
+	if d, _ := r.PhaseDuration(PhaseConnect); d != 0 {
+		t.Errorf("connect phase took %s: it must not run", d)
+	}
+	if _, ok := r.PhaseDuration(PhaseTrace); ok {
+		t.Error("a trace phase ran")
+	}
+	if el := time.Since(start); el > 500*time.Millisecond {
+		t.Errorf("the refusal took %s: it waited on the network", el)
+	}
+}
+
+// The file's default policy keeps a newcomer's loopback probe working. (Its
+// refusal of the metadata range is config's test: probing 169.254.169.254
+// here would leave the machine were the policy broken.)
+func TestDefaultPolicyAllowsLoopback(t *testing.T) {
+	addr, accepts := countingListener(t, "tcp4", "127.0.0.1:0")
+	m := module(t, "    tcp: {hold: 0s, preferred_ip_protocol: ip4}\n")
+	if r := probeTarget(t, addr, m); r.Refusal != nil || !r.Success {
+		t.Fatalf("default policy: %s refused %v", addr, r.Refusal)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if accepts.Load() != 1 {
+		t.Errorf("accepted %d connections, want 1", accepts.Load())
+	}
+}
