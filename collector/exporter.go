@@ -14,9 +14,21 @@ import (
 // Namespace prefixes the exporter's own metrics.
 const Namespace = "tcp_verdict_exporter"
 
+// Reasons a /probe request is rejected without a probe, the values of
+// probes_rejected_total's reason label. The set is fixed, so that every
+// series exists from the start and the label stays bounded.
+const (
+	RejectPolicy     = "policy"     // the target policy refused an address (403)
+	RejectOverloaded = "overloaded" // too many probes in flight (503)
+)
+
+// RejectReasons lists every reason, in the order the series are created.
+var RejectReasons = []string{RejectPolicy, RejectOverloaded}
+
 // Exporter holds the metrics about the exporter itself, served on /metrics.
 type Exporter struct {
-	probes *prometheus.CounterVec
+	probes   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
 
 	mu          sync.Mutex
 	seenModules map[string]bool
@@ -30,10 +42,18 @@ func NewExporter(reg prometheus.Registerer, store *config.Store) *Exporter {
 			Namespace: Namespace, Name: "probes_total",
 			Help: "Probes run, by module and verdict class.",
 		}, []string{"module", "class"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "probes_rejected_total",
+			Help: "Probe requests answered without a probe, by reason: policy (403, the target policy refused the target) or overloaded (503).",
+		}, []string{"reason"}),
 		seenModules: map[string]bool{},
+	}
+	for _, r := range RejectReasons {
+		e.rejected.WithLabelValues(r)
 	}
 	reg.MustRegister(
 		e.probes,
+		e.rejected,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -61,4 +81,10 @@ func (e *Exporter) CountProbe(module string, class verdict.Class) {
 	}
 	e.mu.Unlock()
 	e.probes.WithLabelValues(module, string(class)).Inc()
+}
+
+// CountRejected counts a /probe request answered without a probe; reason
+// is one of RejectReasons.
+func (e *Exporter) CountRejected(reason string) {
+	e.rejected.WithLabelValues(reason).Inc()
 }

@@ -73,6 +73,10 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug, Resolver: h.Resolver})
+	if result.Refusal != nil {
+		h.refuse(w, &result, moduleName)
+		return
+	}
 	if clientGone(r.Context()) {
 		// The client went away mid-probe: the cut-short probe is no
 		// verdict, so it is neither counted nor answered.
@@ -99,6 +103,14 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.Write(b.Bytes()) //nolint:errcheck // the scrape is answered or its client left; nothing to tell either way
 	textBuffers.Put(b)
+}
+
+// refuse answers a probe the target policy refused: 403 with the one-line
+// refusal naming the rule, counted, and no metrics, for nothing was probed.
+func (h *Probe) refuse(w http.ResponseWriter, r *prober.Result, module string) {
+	h.Exporter.CountRejected(collector.RejectPolicy)
+	h.Logger.Debug("target refused by the target policy", "target", r.Target.String(), "module", module, "err", r.Refusal)
+	http.Error(w, r.Refusal.Error(), http.StatusForbidden)
 }
 
 // textBuffers recycles /probe's response buffers.

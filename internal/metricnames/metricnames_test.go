@@ -27,7 +27,8 @@ func TestEmitted(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"tcp_verdict", "tcp_verdict_info", "tcp_phase_duration_seconds", "probe_success",
-		"probe_duration_seconds", "tcp_verdict_exporter_probes_total", "tcp_verdict_exporter_config_last_reload_successful"} {
+		"probe_duration_seconds", "tcp_verdict_exporter_probes_total", "tcp_verdict_exporter_probes_rejected_total",
+		"tcp_verdict_exporter_config_last_reload_successful"} {
 		if !all[n] {
 			t.Errorf("%s is not emitted", n)
 		}
