@@ -80,6 +80,7 @@ func Run(ctx context.Context, o Options) int {
 		if err := writeJSON(o.Stdout, p.moduleName, o.Targets, results); err != nil {
 			complain(o.Stderr, "writing JSON: "+err.Error())
 		}
+		complainRefused(o.Stderr, results)
 		return ExitStatus(results)
 	}
 	t := newTextWriter(ctx, o)
@@ -92,7 +93,19 @@ func Run(ctx context.Context, o Options) int {
 	if t.err != nil {
 		complain(o.Stderr, "writing the report: "+t.err.Error())
 	}
+	complainRefused(o.Stderr, results)
 	return ExitStatus(results)
+}
+
+// complainRefused writes a line to stderr for each target the target
+// policy refused, as for other bad input: a script reading only the exit
+// status and stderr learns which target was never probed.
+func complainRefused(stderr io.Writer, results []prober.Result) {
+	for i := range results {
+		if r := results[i].Refusal; r != nil {
+			complain(stderr, r.Error())
+		}
+	}
 }
 
 // complain writes one line to stderr. When that fails there is nobody left

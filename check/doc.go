@@ -66,6 +66,9 @@
 //	          {"address": string (ip:port), "class": string, "reason": string, "responder": string,
 //	           "success": bool, "duration_seconds": number, "failure": string, "error": string}
 //	      "error":               string  the underlying error, for logs; "" when connected
+//	      "refused":             string  the target policy's refusal, e.g. "target 127.0.0.1 refused by
+//	                                     target_policy.deny 127.0.0.0/8": nothing was dialled, and class,
+//	                                     reason and the fields explaining them are ""; "" when not refused
 //	      "evidence":            string  what the kernel reported (the reason's evidence), or, when the
 //	                                     session connected and then failed, what failed (the cause's)
 //	      "meaning":             string  what that most likely means
@@ -86,7 +89,10 @@
 //
 //	0    every target connected and met every expectation
 //	2    bad input: no target, no port, unknown module, unreadable or invalid
-//	     config, bad --timeout or --output; a one-line error on stderr, no probe runs
+//	     config, bad --timeout or --output; a one-line error on stderr, no probe runs.
+//	     Also when the config's target policy refuses a target (README, "Target
+//	     policy"): that target is not dialled, its refusal goes to stderr, the
+//	     other targets are probed, and 2 wins over their codes
 //	3    connected, but an expectation failed (query_response, TLS)
 //	4    closed_by_peer
 //	5    refused

@@ -17,10 +17,14 @@ const (
 	ExitInterrupted  = 130
 )
 
-// ExitCode is one result's exit status: 0 when it connected and met every
-// expectation, ExitExpectFailed when it connected but an expectation failed,
-// and its class's code otherwise.
+// ExitCode is one result's exit status: ExitBadInput when the target
+// policy refused it, 0 when it connected and met every expectation,
+// ExitExpectFailed when it connected but an expectation failed, and its
+// class's code otherwise.
 func ExitCode(r *prober.Result) int {
+	if r.Refusal != nil {
+		return ExitBadInput
+	}
 	if r.Class == verdict.Connected {
 		if r.Success {
 			return ExitOK
@@ -34,10 +38,15 @@ func ExitCode(r *prober.Result) int {
 }
 
 // ExitStatus is the command's exit status for several results: the highest
-// of their codes, the failure furthest from the service.
+// of their codes, the failure furthest from the service; but ExitBadInput
+// when the target policy refused any of them, which a verdict's higher
+// code must not hide, for that target was never checked.
 func ExitStatus(results []prober.Result) int {
 	status := ExitOK
 	for i := range results {
+		if results[i].Refusal != nil {
+			return ExitBadInput
+		}
 		status = max(status, ExitCode(&results[i]))
 	}
 	return status
@@ -45,7 +54,7 @@ func ExitStatus(results []prober.Result) int {
 
 // ExitStatusHelp lists the exit statuses in one paragraph, for --help.
 func ExitStatusHelp() string {
-	parts := []string{"0 all connected", fmt.Sprintf("%d bad input", ExitBadInput),
+	parts := []string{"0 all connected", fmt.Sprintf("%d bad input or a target the target policy refuses", ExitBadInput),
 		fmt.Sprintf("%d connected but an expectation failed", ExitExpectFailed)}
 	for _, ci := range verdict.Classes {
 		if ci.Class != verdict.Connected {

@@ -38,6 +38,7 @@ type jsonResult struct {
 	Trace            *jsonTrace         `json:"trace"`
 	Addresses        []jsonAddress      `json:"addresses"`
 	Error            string             `json:"error"`
+	Refused          string             `json:"refused"`
 	Evidence         string             `json:"evidence"`
 	Meaning          string             `json:"meaning"`
 	Ambiguity        string             `json:"ambiguity"`
@@ -164,6 +165,9 @@ func newJSONResult(target string, r *prober.Result) jsonResult {
 	}
 	if r.Err != nil && r.Class != verdict.Connected {
 		j.Error = r.Err.Error()
+	}
+	if r.Refusal != nil {
+		j.Refused = r.Refusal.Error()
 	}
 	for _, l := range r.Transcript {
 		j.Transcript = append(j.Transcript, l.Text)

@@ -93,6 +93,10 @@ func (t *textWriter) paint(sgr, s string) string {
 	return "\x1b[" + sgr + "m" + s + "\x1b[0m"
 }
 
+// refusedText stands for a verdict where the target policy refused the
+// target.
+const refusedText = "not probed, refused by the target policy"
+
 // verdictColour is green for success, yellow for a connection that failed
 // an expectation, magenta for a failure of this host, red otherwise.
 func verdictColour(r *prober.Result) string {
@@ -101,7 +105,7 @@ func verdictColour(r *prober.Result) string {
 		return sgrGreen
 	case r.Class == verdict.Connected:
 		return sgrYellow
-	case r.Class == verdict.Error:
+	case r.Class == verdict.Error, r.Refusal != nil:
 		return sgrMagenta
 	}
 	return sgrRed
@@ -117,6 +121,13 @@ func (t *textWriter) block(r *prober.Result) {
 		if !l.Path {
 			b.WriteString(l.Text + "\n")
 		}
+	}
+	if r.Refusal != nil {
+		// No verdict: nothing was dialled, so there is nothing to explain.
+		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, report.Key("verdict")),
+			t.paint(sgrBold+";"+sgrMagenta, "none: "+refusedText))
+		t.write(b.String())
+		return
 	}
 	report.Rows(r, func(k, v string) {
 		key := report.Key(k)
@@ -198,11 +209,18 @@ func (t *textWriter) table(results []prober.Result) {
 		case r.Class == verdict.Connected && !r.Success:
 			v += ", expectation failed"
 		}
+		if r.Refusal != nil {
+			v = "not probed"
+		}
 		responder := "-"
 		if r.Responder.IsValid() {
 			responder = r.Responder.String()
 		}
-		rows = append(rows, []string{t.targets[i], v, string(r.Reason), responder, report.Duration(r.Duration)})
+		reason := string(r.Reason)
+		if r.Refusal != nil {
+			reason = r.Refusal.Rule.Policy
+		}
+		rows = append(rows, []string{t.targets[i], v, reason, responder, report.Duration(r.Duration)})
 	}
 	t.write("\n")
 	lines := report.Columns(rows, func(n, c int, cell string) string {
