@@ -409,6 +409,7 @@ func TestLab(t *testing.T) {
 		l.testVerdicts(t, func(sc scenario) bool { return sc.underLock })
 	})
 	t.Run("trace-check-command", l.testTraceCheck)
+	t.Run("policy", l.testPolicy)
 	t.Run("rlimit", l.testRlimit)
 	for _, link := range l.links {
 		t.Log(link)
