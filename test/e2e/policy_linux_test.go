@@ -116,10 +116,12 @@ func (l *lab) testPolicy(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(policyConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e, err := startExporter(l.client, l.bin, cfg, "127.0.0.1:9766", 0)
+	// 9766 is the rlimit test's.
+	e, err := startExporter(l.client, l.bin, cfg, "127.0.0.1:9767", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = e.stop() }() // also registered for teardown
 
 	server4 := "target 10.201.3.2 refused by target_policy.deny 10.201.3.2\n"
 	server6 := "target fd00:201:3::2 refused by target_policy.deny fd00:201:3::2\n"
