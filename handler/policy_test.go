@@ -59,8 +59,8 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name string, labels ma
 // dialled; a reload applies a new policy, and a bad one keeps the old.
 func TestProbeRefusedByPolicy(t *testing.T) {
 	var accepts atomic.Int64
-	addr4 := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { accepts.Add(1); c.Close() })
-	addr6 := testnet.Serve(t, "tcp6", "[::1]:0", func(c *net.TCPConn) { accepts.Add(1); c.Close() })
+	addr4 := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) { accepts.Add(1); _ = c.Close() })
+	addr6 := testnet.Serve(t, "tcp6", "[::1]:0", func(c *net.TCPConn) { accepts.Add(1); _ = c.Close() })
 	_, port4, _ := net.SplitHostPort(addr4)
 
 	path := t.TempDir() + "/config.yml"
