@@ -231,6 +231,9 @@ func TestReloadLogs(t *testing.T) {
 	if err := s.Reload(logger); err != nil || !strings.Contains(log.String(), "loaded config") || !strings.Contains(log.String(), "prober http") {
 		t.Errorf("good reload: err %v, log %q", err, log.String())
 	}
+	if want := "target_policy_allow=[] target_policy_deny=\"[169.254.0.0/16 fe80::/10 fd00:ec2::254]\""; !strings.Contains(log.String(), want) {
+		t.Errorf("the log does not show the policy in effect (%s): %q", want, log.String())
+	}
 }
 
 func TestResolvedDefaults(t *testing.T) {

@@ -47,8 +47,12 @@ func (s *Store) Reload(logger *slog.Logger) error {
 // LogLoaded logs the running config's modules, then what it loads with but
 // cannot serve (its Warnings).
 func (s *Store) LogLoaded(logger *slog.Logger) {
-	logger.Info("loaded config", "config", s.Source(), "modules", s.Get().ModuleNames())
-	for _, w := range s.Get().Warnings {
+	c := s.Get()
+	// The policy in effect, defaults included, so that an operator sees
+	// what an exposed exporter may dial (README, "Target policy").
+	logger.Info("loaded config", "config", s.Source(), "modules", c.ModuleNames(),
+		"target_policy_allow", c.TargetPolicy.Allow, "target_policy_deny", c.TargetPolicy.Deny)
+	for _, w := range c.Warnings {
 		logger.Warn(w)
 	}
 }
