@@ -1,7 +1,10 @@
 package prober
 
 import (
+	"context"
+	"fmt"
 	"net"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,5 +89,72 @@ func TestDefaultPolicyAllowsLoopback(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if accepts.Load() != 1 {
 		t.Errorf("accepted %d connections, want 1", accepts.Load())
+	}
+}
+
+// Every address the probe would dial is checked before the first dial:
+// with tcp.addresses all, one denied address refuses the probe, and the
+// allowed address listed before it is not dialled either. A name the DNS
+// answers with a v4-mapped AAAA is judged as the IPv4 address it reaches.
+func TestPolicyChecksEveryAddress(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	var accepts atomic.Int64
+	testnet.Accept(t, ln, func(c *net.TCPConn) { accepts.Add(1); _ = c.Close() })
+	a := netip.MustParseAddr
+	zone := &testnet.DNSZone{
+		A:    map[string][]netip.Addr{"mixed.policy.test.": {a("127.0.0.3"), a("127.0.0.5")}},
+		AAAA: map[string][]netip.Addr{"mapped.policy.test.": {a("::ffff:127.0.0.5")}},
+	}
+	resolver := ServerResolver(testnet.StartDNS(t, zone))
+	const policy = "    target_policy: {deny: [127.0.0.5]}\n"
+	all := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s, addresses: all}\n"+policy)
+	first := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n"+policy)
+	capped := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s, addresses: all, max_addresses: 1}\n"+policy)
+	const refused = "target 127.0.0.5 refused by modules.m.target_policy.deny 127.0.0.5"
+
+	probe := func(host string, m config.Module) Result {
+		t.Helper()
+		tg, err := ParseTarget(net.JoinHostPort(host, fmt.Sprint(port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Probe(context.Background(), tg, m, Options{Trace: true, Resolver: resolver})
+		t.Logf("%s: %v %s\n%s", host, r.Refusal, r.Class, r.TranscriptText())
+		return r
+	}
+	for _, tc := range []struct {
+		name, host string
+		m          config.Module
+	}{
+		{"all addresses, one denied", "mixed.policy.test", all},
+		{"v4-mapped AAAA", "mapped.policy.test", all},
+	} {
+		r := probe(tc.host, tc.m)
+		if r.Refusal == nil || r.Refusal.Error() != refused {
+			t.Errorf("%s: refusal %v, want %q", tc.name, r.Refusal, refused)
+		}
+		if r.Addr.Addr() != a("127.0.0.5") {
+			t.Errorf("%s: Addr %s, want the refused address", tc.name, r.Addr)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := accepts.Load(); n != 0 {
+		t.Fatalf("a refused probe dialled its allowed address: %d connections accepted", n)
+	}
+	// Only the first address is dialled in "first" mode, or with
+	// max_addresses 1: the denied second one is never dialled, so it is not
+	// in the way.
+	for _, m := range []config.Module{first, capped} {
+		if r := probe("mixed.policy.test", m); r.Refusal != nil || !r.Success {
+			t.Errorf("first address only: refusal %v, %s", r.Refusal, r.Summary())
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := accepts.Load(); n != 2 {
+		t.Errorf("accepted %d connections, want 2", n)
 	}
 }

@@ -129,8 +129,14 @@ func (r *Result) HopsAnswered() int {
 }
 
 // Summary is a one-line description of the verdict, e.g.
-// "closed_by_peer (fin from 192.0.2.10 after 3ms)".
-func (r *Result) Summary() string { return summary(r.Class, r.Reason, r.Responder, r.Duration) }
+// "closed_by_peer (fin from 192.0.2.10 after 3ms)"; for a probe the
+// target policy refused, that refusal.
+func (r *Result) Summary() string {
+	if r.Refusal != nil {
+		return "no verdict: " + r.Refusal.Error()
+	}
+	return summary(r.Class, r.Reason, r.Responder, r.Duration)
+}
 
 // Summary is a one-line description of the address's verdict, as
 // Result.Summary.

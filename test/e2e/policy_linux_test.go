@@ -19,7 +19,7 @@ import (
 
 // Ports of the target-policy test: a silent listener on the server, and a
 // port r1 drops, where a dialled traced probe would send a SYN per TTL.
-const portPolicy = 7040
+const portPolicy = 7050 // 7040 is the multi-address test's
 
 // policyConfig denies the server's addresses everywhere; module v4_allow
 // allows only the delayed subnet 6, so that r1 (10.201.1.1) is refused by
