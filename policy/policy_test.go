@@ -128,3 +128,21 @@ func TestRefusalIsOneLine(t *testing.T) {
 		t.Errorf("rule = %+v, want the deny entry 127.0.0.0/8", r.Rule)
 	}
 }
+
+// BenchmarkCheck measures the check every probe pays: README's recommended
+// policy, an allowed address (every list walked).
+func BenchmarkCheck(b *testing.B) {
+	p, err := Parse("target_policy", []string{"10.20.0.0/16", "2001:db8:20::/48"},
+		[]string{"169.254.0.0/16", "fe80::/10", "fd00:ec2::254", "127.0.0.0/8", "::1", "10.20.0.5"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	chain := Chain{p}
+	a := netip.MustParseAddr("10.20.3.4")
+	b.ReportAllocs()
+	for b.Loop() {
+		if chain.Check(a) != nil {
+			b.Fatal("refused")
+		}
+	}
+}
