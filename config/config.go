@@ -233,9 +233,15 @@ func Load(path string) (*Config, error) {
 func tidyYAMLError(err error) string {
 	s := strings.ReplaceAll(err.Error(), "yaml: unmarshal errors:\n  ", "")
 	s = strings.ReplaceAll(s, "\n  ", "; ")
-	s = regexp.MustCompile(` in type [\w.*]+`).ReplaceAllString(s, "")
+	// A quoted value may hold a newline: keep the error on one line.
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	s = goTypeName.ReplaceAllString(s, "")
 	return strings.TrimPrefix(s, "yaml: ")
 }
+
+// goTypeName is the Go type yaml.v3 names in its errors, of no use to the
+// file's author.
+var goTypeName = regexp.MustCompile(` in type [\w.*]+`)
 
 func (c *Config) validate() error {
 	if len(c.Modules) == 0 {
