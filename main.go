@@ -33,6 +33,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 )
 
@@ -72,6 +73,11 @@ func run(args []string) int {
 	enablePprof := serveCmd.Flag("web.enable-pprof", "Serve Go's profiling endpoints under /debug/pprof/.").Default("false").Bool()
 	historyLimit := serveCmd.Flag("history.limit", "Recent probes (and recently probed targets) the status page keeps; 0 keeps none.").
 		Default(strconv.Itoa(history.DefaultLimit)).Int()
+	var limits limitFlags
+	serveCmd.Flag("probe.max-in-flight", "Probes running at once; beyond, /probe answers 503 at once. 0: derived from RLIMIT_NOFILE.").Default("0").IntVar(&limits.maxInFlight)
+	serveCmd.Flag("probe.trace-max-sockets", "Sockets all path traces (tcp.trace) may hold at once; a trace that does not fit is skipped. 0: derived from RLIMIT_NOFILE.").Default("0").IntVar(&limits.traceSockets)
+	serveCmd.Flag("web.max-connections", "HTTP connections held at once; when full, the one idle longest is closed. 0: derived from --probe.max-in-flight.").Default("0").IntVar(&limits.maxConns)
+	serveCmd.Flag("web.disable-debug", "Refuse /probe?debug=true with 403: its answer shows what the target sends.").Default("false").BoolVar(&limits.disableDebug)
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
 	// For tests that must resolve names without a query leaving the machine
 	// (test/alerting): not a supported feature, so hidden.
@@ -110,7 +116,7 @@ func run(args []string) int {
 			logger.Error("bad --dns.server", "err", err)
 			return 1
 		}
-		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver)
+		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver, limits)
 	case checkCmd.FullCommand():
 		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
 			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput})
@@ -118,16 +124,25 @@ func run(args []string) int {
 	return 2
 }
 
-func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History, resolver *net.Resolver) int {
+func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History, resolver *net.Resolver, lf limitFlags) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
+	limits := handler.DeriveLimits(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
+	logger.Info("limits", "nofile", limits.NofileLimit, "max_in_flight", limits.MaxInFlight,
+		"trace_max_sockets", limits.TraceSockets, "max_draining", limits.Draining, "max_connections", limits.MaxConnections, "debug", !lf.disableDebug)
+	prober.SetMaxDraining(limits.Draining)
+	slots, traceSockets := budget.New(limits.MaxInFlight), budget.New(limits.TraceSockets)
+	conns := handler.NewConnLimit(limits.MaxConnections)
+
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)
+	collector.RegisterLimits(reg, slots, traceSockets, conns.Budget())
 
 	mux := http.NewServeMux()
-	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist, Resolver: resolver})
-	mux.Handle("/transcript", &handler.Transcript{History: hist})
+	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist, Resolver: resolver,
+		Slots: slots, TraceBudget: traceSockets, DisableDebug: lf.disableDebug})
+	mux.Handle("/transcript", &handler.Transcript{History: hist, Disabled: lf.disableDebug})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})
 	mux.HandleFunc("/-/healthy", handler.Healthy)
@@ -139,11 +154,11 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	}
 	mux.Handle("/", &handler.Status{History: hist, Version: version.Info(), Pprof: enablePprof})
 
-	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	server := newServer(mux, conns)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(server, webFlags, logger) }()
+	go func() { serveErr <- listenAndServe(server, conns, webFlags, logger) }()
 
 	for {
 		select {

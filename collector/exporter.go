@@ -18,17 +18,19 @@ const Namespace = "tcp_verdict_exporter"
 // probes_rejected_total's reason label. The set is fixed, so that every
 // series exists from the start and the label stays bounded.
 const (
-	RejectPolicy     = "policy"     // the target policy refused an address (403)
-	RejectOverloaded = "overloaded" // too many probes in flight (503)
+	RejectPolicy        = "policy"         // the target policy refused an address (403)
+	RejectOverloaded    = "overloaded"     // too many probes in flight (503)
+	RejectDebugDisabled = "debug_disabled" // debug=true under --web.disable-debug (403)
 )
 
 // RejectReasons lists every reason, in the order the series are created.
-var RejectReasons = []string{RejectPolicy, RejectOverloaded}
+var RejectReasons = []string{RejectPolicy, RejectOverloaded, RejectDebugDisabled}
 
 // Exporter holds the metrics about the exporter itself, served on /metrics.
 type Exporter struct {
 	probes   *prometheus.CounterVec
 	rejected *prometheus.CounterVec
+	inFlight prometheus.Gauge
 
 	mu          sync.Mutex
 	seenModules map[string]bool
@@ -44,8 +46,12 @@ func NewExporter(reg prometheus.Registerer, store *config.Store) *Exporter {
 		}, []string{"module", "class"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "probes_rejected_total",
-			Help: "Probe requests answered without a probe, by reason: policy (403, the target policy refused the target) or overloaded (503).",
+			Help: "Probe requests answered without a probe, by reason: policy (403, the target policy refused the target), debug_disabled (403, debug=true under --web.disable-debug) or overloaded (503).",
 		}, []string{"reason"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "probes_in_flight",
+			Help: "Probes running now.",
+		}),
 		seenModules: map[string]bool{},
 	}
 	for _, r := range RejectReasons {
@@ -54,6 +60,7 @@ func NewExporter(reg prometheus.Registerer, store *config.Store) *Exporter {
 	reg.MustRegister(
 		e.probes,
 		e.rejected,
+		e.inFlight,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: Namespace, Name: "config_last_reload_successful",
 			Help: "Whether the last configuration reload attempt was successful.",
@@ -88,3 +95,9 @@ func (e *Exporter) CountProbe(module string, class verdict.Class) {
 func (e *Exporter) CountRejected(reason string) {
 	e.rejected.WithLabelValues(reason).Inc()
 }
+
+// ProbeStarted and ProbeDone keep probes_in_flight.
+func (e *Exporter) ProbeStarted() { e.inFlight.Inc() }
+
+// ProbeDone is ProbeStarted's pair.
+func (e *Exporter) ProbeDone() { e.inFlight.Dec() }

@@ -19,6 +19,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/report"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -37,6 +38,13 @@ type Probe struct {
 	History *history.History
 	// Resolver resolves target names; nil means the system's.
 	Resolver *net.Resolver
+	// Slots bounds the probes in flight (limits.go); nil: no bound. A probe
+	// that does not fit is answered 503 at once.
+	Slots *budget.Budget
+	// TraceBudget bounds the sockets of path traces; nil: no bound.
+	TraceBudget *budget.Budget
+	// DisableDebug refuses debug=true with 403 (--web.disable-debug).
+	DisableDebug bool
 }
 
 // badRequest answers 400 with a one-line reason.
@@ -69,10 +77,28 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if debug && h.DisableDebug {
+		h.Exporter.CountRejected(collector.RejectDebugDisabled)
+		http.Error(w, "debug=true is disabled on this exporter (--web.disable-debug)", http.StatusForbidden)
+		return
+	}
+	n := slots(module)
+	if h.Slots != nil && !h.Slots.TryTake(n) {
+		h.Exporter.CountRejected(collector.RejectOverloaded)
+		w.Header().Set("Retry-After", retryAfter)
+		http.Error(w, fmt.Sprintf("overloaded: %d probes in flight, the limit (--probe.max-in-flight); try again later", h.Slots.InUse()), http.StatusServiceUnavailable)
+		return
+	}
+	if h.Slots != nil {
+		defer h.Slots.Give(n)
+	}
+	h.Exporter.ProbeStarted()
+	defer h.Exporter.ProbeDone()
+	extendDeadlines(w, timeout)
 
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug, Resolver: h.Resolver})
+	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget})
 	if result.Refusal != nil {
 		h.refuse(w, &result, moduleName)
 		return
@@ -88,7 +114,11 @@ func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
 		h.log(moduleName, &result)
 	}
-	if result.TraceErr != nil { // the verdict stands; the operator must hear of it
+	if result.TraceSkipped == prober.TraceOverBudget {
+		// A limit doing its job, counted in the metrics; at warn, a storm of
+		// failing probes would become a storm of log lines.
+		h.Logger.Debug("path trace skipped", "target", target.String(), "module", moduleName, "err", result.TraceErr)
+	} else if result.TraceErr != nil { // the verdict stands; the operator must hear of it
 		h.Logger.Warn("path trace could not run", "target", target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
 	}
 
@@ -112,6 +142,26 @@ func (h *Probe) refuse(w http.ResponseWriter, r *prober.Result, module string) {
 	h.Logger.Debug("target refused by the target policy", "target", r.Target.String(), "module", module, "err", r.Refusal)
 	http.Error(w, r.Refusal.Error(), http.StatusForbidden)
 }
+
+// retryAfter is the Retry-After of a 503: probes last seconds, so a slot
+// is likely free a second later.
+const retryAfter = "1"
+
+// extendDeadlines lets this request's connection live as long as its
+// probe: the server's ReadTimeout and WriteTimeout (main.go) are short, for
+// every other endpoint, and a read deadline that passes mid-probe would
+// cancel the request.
+func extendDeadlines(w http.ResponseWriter, timeout time.Duration) {
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(timeout + answerMargin)
+	// Errors mean the writer cannot set deadlines (a test recorder): the
+	// server's own then apply.
+	_ = rc.SetReadDeadline(end)
+	_ = rc.SetWriteDeadline(end)
+}
+
+// answerMargin is the time beyond the probe's timeout to write its answer.
+const answerMargin = 5 * time.Second
 
 // textBuffers recycles /probe's response buffers.
 var textBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -182,8 +232,19 @@ func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	b.WriteString("\nMetrics that would have been returned:\n")
 	collector.AppendText(&b, r)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(b.Bytes()) //nolint:errcheck // the client left; nothing to tell
+	out := b.Bytes()
+	if len(out) > maxDebugBytes {
+		// The transcript is bounded already (prober.MaxReceivedTranscript);
+		// this is the last guard, and it says so.
+		out = append(out[:maxDebugBytes-len(debugCut)], debugCut...)
+	}
+	w.Write(out) //nolint:errcheck // the client left; nothing to tell
 }
+
+// maxDebugBytes bounds a debug answer (README, "Running it safely").
+const maxDebugBytes = 64 << 10
+
+var debugCut = fmt.Sprintf("\n[debug output cut at %d bytes]\n", maxDebugBytes)
 
 // clientGone reports whether the request's context has ended. A deadline
 // that has passed counts even before the context's timer cancels it: the

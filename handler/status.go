@@ -125,9 +125,16 @@ func (s *Status) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // has left the history is 404.
 type Transcript struct {
 	History *history.History
+	// Disabled refuses every transcript with 403 (--web.disable-debug): it
+	// shows the banner and what debug=true showed.
+	Disabled bool
 }
 
 func (t *Transcript) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if t.Disabled {
+		http.Error(w, "transcripts are disabled on this exporter (--web.disable-debug)", http.StatusForbidden)
+		return
+	}
 	id, err := strconv.ParseUint(r.URL.Query().Get("id"), 10, 64)
 	if err != nil {
 		badRequest(w, fmt.Sprintf("id=%q is not a probe number", r.URL.Query().Get("id")))

@@ -13,7 +13,15 @@ const drainTime = time.Second
 // maxDraining bounds the sessions draining at once, each holding a
 // descriptor for up to drainTime; beyond it a session drains only what has
 // already arrived, then closes.
-var maxDraining int64 = 256 // a var for the test of the bound
+var maxDraining int64 = DefaultMaxDraining // a var for the test of the bound
+
+// DefaultMaxDraining is maxDraining unless SetMaxDraining changes it.
+const DefaultMaxDraining = 256
+
+// SetMaxDraining bounds the sessions draining at once: the exporter fits
+// them in its descriptor plan (handler.DeriveLimits). Call it before any
+// probe runs.
+func SetMaxDraining(n int) { maxDraining = int64(max(n, 0)) }
 
 var (
 	closing  sync.WaitGroup // the sessions still draining after closePolitely

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -23,6 +24,9 @@ type Options struct {
 	Trace bool
 	// Resolver resolves names; nil means net.DefaultResolver.
 	Resolver *net.Resolver
+	// TraceBudget bounds the sockets path traces hold across concurrent
+	// probes; nil means no bound (the check command).
+	TraceBudget *budget.Budget
 }
 
 // probe carries one probe's state between its phases.
@@ -36,6 +40,10 @@ type probe struct {
 	// and unable keeps its failure's words for the list's last line.
 	sub    bool
 	unable string
+	budget *budget.Budget
+	// shown and notShown count the peer's bytes the transcript shows and
+	// leaves out (logReceived).
+	shown, notShown int
 }
 
 func (p *probe) logf(format string, args ...any) {
@@ -56,7 +64,7 @@ func (p *probe) verdict(r verdict.Reason, responder netip.Addr, err error) {
 // and always returns a classified Result; the context's deadline (or the
 // module's timeout) bounds the whole probe.
 func Probe(ctx context.Context, target Target, m config.Module, opts Options) Result {
-	p := &probe{start: time.Now(), trace: opts.Trace}
+	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget}
 	p.res.Target = target
 	p.res.Phases = make([]PhaseDuration, 0, 5)
 	timeout := m.ProbeTimeout()

@@ -54,6 +54,7 @@ type Result struct {
 	Duration time.Duration
 
 	Banner           string // first line the peer sent, bounded and sanitised
+	BannerCut        bool   // the line was longer than Banner shows
 	Success          bool   // connected and every expectation met
 	FailedDueToRegex bool   // a query_response expectation was not met
 	ExpectLabels     []ExpectLabel

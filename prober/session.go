@@ -22,6 +22,10 @@ import (
 const (
 	maxBanner   = 200  // bytes of the first line kept as the banner
 	maxLineRead = 4096 // longest line a query_response expect reads
+	// MaxReceivedTranscript bounds the bytes of the peer's data the
+	// transcript shows during the hold: a peer that streams must not grow a
+	// debug answer without end (README, "Running it safely").
+	MaxReceivedTranscript = 32 << 10
 )
 
 // bannerTap records the first bytes the peer sends, whoever reads them.
@@ -39,17 +43,19 @@ func (t *bannerTap) Read(b []byte) (int, error) {
 }
 
 // banner returns the first line received, with control characters and
-// invalid UTF-8 replaced so that it is safe in logs and terminals.
-func (t *bannerTap) banner() string {
+// invalid UTF-8 replaced so that it is safe in logs and terminals, and
+// whether it was cut at maxBanner bytes.
+func (t *bannerTap) banner() (string, bool) {
 	line := t.seen
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]
 	}
 	line = bytes.TrimRight(line, "\r")
-	if len(line) > maxBanner {
+	cut := len(line) > maxBanner
+	if cut {
 		line = line[:maxBanner]
 	}
-	return sanitize(line)
+	return sanitize(line), cut
 }
 
 func sanitize(b []byte) string {
@@ -83,7 +89,7 @@ func (p *probe) session(conn net.Conn, tcp config.TCPProbe) {
 		return
 	}
 	s := newStream(conn)
-	defer func() { p.res.Banner = s.tap.banner() }()
+	defer func() { p.res.Banner, p.res.BannerCut = s.tap.banner() }()
 
 	if tcp.TLS {
 		tlsConn, ok := p.startTLS(s, tcp.TLSConfig)
@@ -251,7 +257,10 @@ func (p *probe) hold(conn net.Conn, br *bufio.Reader, hold time.Duration, peer n
 			continue
 		}
 		if len(pending) > 0 {
-			p.logf("< %s", sanitize(pending))
+			p.logReceived(pending)
+		}
+		if p.notShown > 0 {
+			p.logf("(%d more bytes received, not shown: the transcript shows the first %d)", p.notShown, MaxReceivedTranscript)
 		}
 		if isTimeout(err) {
 			p.verdict(verdict.SynAck, peer, nil)
@@ -277,14 +286,25 @@ func (p *probe) logLines(b []byte) []byte {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			if len(b) > maxBanner {
-				p.logf("< %s", sanitize(b))
+				p.logReceived(b)
 				return nil
 			}
 			return b
 		}
-		p.logf("< %s", sanitize(bytes.TrimRight(b[:i], "\r")))
+		p.logReceived(bytes.TrimRight(b[:i], "\r"))
 		b = b[i+1:]
 	}
+}
+
+// logReceived writes a line the peer sent to the transcript, until
+// MaxReceivedTranscript bytes are shown; beyond, it only counts them.
+func (p *probe) logReceived(line []byte) {
+	if p.notShown > 0 || p.shown+len(line) > MaxReceivedTranscript {
+		p.notShown += len(line)
+		return
+	}
+	p.shown += len(line)
+	p.logf("< %s", sanitize(line))
 }
 
 // sessionEnded classifies an error met after the handshake: FIN or RST

@@ -78,10 +78,11 @@ const (
 	TraceNoDescriptors TraceSkip = "descriptors" // EMFILE or ENFILE: no sockets for the TTLs
 	TraceLocalError    TraceSkip = "local-error" // any other failure of this host
 	TraceNoTime        TraceSkip = "no-time"     // the probe's deadline left no time for it
+	TraceOverBudget    TraceSkip = "over-budget" // other traces held the sockets of Options.TraceBudget
 )
 
 // TraceSkips lists every TraceSkip, for documentation and tests.
-var TraceSkips = []TraceSkip{TraceNoDescriptors, TraceLocalError, TraceNoTime}
+var TraceSkips = []TraceSkip{TraceNoDescriptors, TraceLocalError, TraceNoTime, TraceOverBudget}
 
 // skipTrace records that a due trace could not run, and why.
 func (p *probe) skipTrace(why TraceSkip, err error) {
@@ -127,6 +128,14 @@ func (p *probe) tracePath(ctx context.Context, tcp config.TCPProbe, addr netip.A
 	if wait <= 0 || ctx.Err() != nil {
 		p.skipTrace(TraceNoTime, errors.New("path trace skipped: the probe's deadline left no time for it"))
 		return
+	}
+	if p.budget != nil {
+		if !p.budget.TryTake(tr.MaxHops) {
+			p.skipTrace(TraceOverBudget, fmt.Errorf("path trace skipped: its %d sockets would exceed the trace budget (%d of %d in use, --probe.trace-max-sockets)",
+				tr.MaxHops, p.budget.InUse(), p.budget.Max()))
+			return
+		}
+		defer p.budget.Give(tr.MaxHops)
 	}
 	start := time.Now()
 	defer p.phase(PhaseTrace, start)

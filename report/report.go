@@ -44,7 +44,11 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	}
 	row("phases", Phases(r))
 	if r.Banner != "" {
-		row("banner", r.Banner)
+		banner := r.Banner
+		if r.BannerCut {
+			banner += " [cut]"
+		}
+		row("banner", banner)
 	}
 	if r.Failure != "" {
 		row("failed", r.Failure)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -59,6 +60,7 @@ func Exporter() ([]string, error) {
 	}
 	reg := prometheus.NewRegistry()
 	collector.NewExporter(reg, store).CountProbe("tcp", verdict.Connected)
+	collector.RegisterLimits(reg, budget.New(1), budget.New(1), budget.New(1))
 	return gather(reg)
 }
 

@@ -1,0 +1,144 @@
+package handler
+
+import (
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+)
+
+// ConnLimit bounds the HTTP connections the exporter holds, so that idle
+// or silent clients cannot take the descriptors probes need (README,
+// "Running it safely"). When every connection is taken, a new one is let
+// in by closing the connection idle longest: a keep-alive connection
+// between requests, or one that has sent nothing for newGrace. Only
+// connections busy with a request are never closed; as probes are bounded
+// (Probe.Slots) and every other request is short, one frees soon, and
+// /metrics and /-/healthy get through behind a flood of /probe.
+type ConnLimit struct {
+	conns *budget.Budget
+	freed chan struct{} // a token when a connection closes
+
+	mu   sync.Mutex
+	idle map[net.Conn]idleConn // by the conn http.Server reports
+}
+
+type idleConn struct {
+	since time.Time
+	fresh bool // accepted, no request yet
+}
+
+// newGrace is how long a new connection may stay silent before it can be
+// closed to let another in; ReadHeaderTimeout (main.go) ends it anyway.
+const newGrace = time.Second
+
+// NewConnLimit allows n connections at once.
+func NewConnLimit(n int) *ConnLimit {
+	return &ConnLimit{conns: budget.New(n), freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}}
+}
+
+// Budget is the connections held and their limit, for metrics.
+func (c *ConnLimit) Budget() *budget.Budget { return c.conns }
+
+// ConnState is the http.Server's ConnState hook: it tracks which
+// connections may be closed to let another in.
+func (c *ConnLimit) ConnState(conn net.Conn, st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch st {
+	case http.StateNew:
+		c.idle[conn] = idleConn{time.Now(), true}
+	case http.StateIdle:
+		c.idle[conn] = idleConn{time.Now(), false}
+	default: // active, hijacked or closed
+		delete(c.idle, conn)
+	}
+}
+
+// evict closes the connection idle longest, if any may be closed.
+func (c *ConnLimit) evict() bool {
+	c.mu.Lock()
+	var oldest net.Conn
+	var since time.Time
+	now := time.Now()
+	for conn, ic := range c.idle {
+		if ic.fresh && now.Sub(ic.since) < newGrace {
+			continue
+		}
+		if oldest == nil || ic.since.Before(since) {
+			oldest, since = conn, ic.since
+		}
+	}
+	if oldest != nil {
+		delete(c.idle, oldest)
+	}
+	c.mu.Unlock()
+	if oldest == nil {
+		return false
+	}
+	_ = oldest.Close() // the server sees it end; its slot is released below
+	return true
+}
+
+// Listener wraps l so that it accepts only while a connection slot is
+// free (evicting an idle connection if it must).
+func (c *ConnLimit) Listener(l net.Listener) net.Listener {
+	return &limitListener{Listener: l, c: c, closed: make(chan struct{})}
+}
+
+type limitListener struct {
+	net.Listener
+	c         *ConnLimit
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// waitTick bounds the wait for a slot between two eviction attempts: a
+// fresh connection becomes evictable after newGrace without any event.
+const waitTick = 100 * time.Millisecond
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for !l.c.conns.TryTake(1) {
+		if l.c.evict() {
+			continue // its Close frees the slot
+		}
+		select {
+		case <-l.closed:
+			return nil, net.ErrClosed
+		case <-l.c.freed:
+		case <-time.After(waitTick):
+		}
+	}
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		l.c.conns.Give(1)
+		return nil, err
+	}
+	return &limitedConn{Conn: conn, c: l.c}, nil
+}
+
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// limitedConn gives its slot back when closed, once.
+type limitedConn struct {
+	net.Conn
+	c    *ConnLimit
+	once sync.Once
+}
+
+func (c *limitedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.c.conns.Give(1)
+		select {
+		case c.c.freed <- struct{}{}:
+		default:
+		}
+	})
+	return err
+}

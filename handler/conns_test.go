@@ -1,0 +1,98 @@
+package handler
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// serveLimited runs Healthy behind a ConnLimit of n on loopback.
+func serveLimited(t *testing.T, n int) (string, *ConnLimit) {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewConnLimit(n)
+	srv := &http.Server{Handler: http.HandlerFunc(Healthy), ConnState: c.ConnState, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(c.Listener(ln)) }() // ends with Close below
+	t.Cleanup(func() { _ = srv.Close() })
+	return ln.Addr().String(), c
+}
+
+// rawGet sends one keep-alive GET on conn and reads the answer's status.
+func rawGet(conn net.Conn, r *bufio.Reader) (string, error) {
+	if _, err := fmt.Fprint(conn, "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		return "", err
+	}
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		return "", err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	return resp.Status, nil
+}
+
+// Clients that hold every connection, idle between requests or silent
+// since they connected, do not lock out the next request: the connection
+// idle longest is closed to let it in.
+func TestConnLimitEvictsIdle(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hold func(t *testing.T, conn net.Conn)
+		max  time.Duration // for the next request to get through
+	}{
+		{"idle keep-alive", func(t *testing.T, conn net.Conn) {
+			if _, err := rawGet(conn, bufio.NewReader(conn)); err != nil {
+				t.Fatal(err)
+			}
+		}, time.Second},
+		{"silent", func(*testing.T, net.Conn) {}, newGrace + time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const n = 4
+			addr, c := serveLimited(t, n)
+			var held []net.Conn
+			for range n {
+				conn, err := net.Dial("tcp4", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close() //nolint:errcheck // test cleanup
+				tc.hold(t, conn)
+				held = append(held, conn)
+			}
+			time.Sleep(50 * time.Millisecond) // the server sees them idle
+			if c.Budget().InUse() != n {
+				t.Fatalf("%d connections held, want %d", c.Budget().InUse(), n)
+			}
+			start := time.Now()
+			conn, err := net.DialTimeout("tcp4", addr, time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close() //nolint:errcheck // test cleanup
+			_ = conn.SetDeadline(time.Now().Add(tc.max + time.Second))
+			status, err := rawGet(conn, bufio.NewReader(conn))
+			if err != nil || status != "200 OK" {
+				t.Fatalf("request behind %d %s connections: %q, %v", n, tc.name, status, err)
+			}
+			if took := time.Since(start); took > tc.max {
+				t.Errorf("request took %s, want under %s", took, tc.max)
+			}
+			if got := c.Budget().InUse(); got > n {
+				t.Errorf("%d connections held, over the limit %d", got, n)
+			}
+			// The first held connection, the one idle longest, was closed.
+			_ = held[0].SetReadDeadline(time.Now().Add(time.Second))
+			if _, err := held[0].Read(make([]byte, 1)); err == nil {
+				t.Errorf("the oldest idle connection is still open")
+			}
+		})
+	}
+}
