@@ -113,6 +113,7 @@ const (
 	portRST         = 7004 // accepts, resets (SO_LINGER 0)
 	portDenied      = 7005 // "Access denied", then FIN
 	portFullBacklog = 7006 // accept queue full: SYNs dropped
+	portStream      = 7007 // sends lines without end
 	portClosed      = 7010 // nothing listens: the kernel answers RST
 	portDropServer  = 7020 // silent listener behind a drop rule on the server
 	portDropR1      = 7021 // dropped by r1
@@ -332,6 +333,7 @@ func setupLab(t *testing.T) *lab {
 	cleanup.add("closing the lab's servers", l.servers.Close)
 	for port, behave := range map[int]serverBehaviour{
 		portSilent: silent, portBanner: banner, portFIN: closeFIN, portRST: closeRST, portDenied: accessDenied,
+		portStream: stream,
 		// Live services behind the rules: without the rules they connect.
 		portDropServer: silent, portDropR1: silent, portAdminR2: silent,
 		portRejectSrv: silent, portResetR2: silent, portLocalDrop: silent, portLocalReject: silent,
@@ -411,6 +413,7 @@ func TestLab(t *testing.T) {
 	t.Run("trace-check-command", l.testTraceCheck)
 	t.Run("policy", l.testPolicy)
 	t.Run("rlimit", l.testRlimit)
+	t.Run("load", l.testLoad)
 	for _, link := range l.links {
 		t.Log(link)
 	}

@@ -67,6 +67,21 @@ var (
 		_, _ = c.Write([]byte("Access denied\r\n"))
 		_ = c.Close()
 	}
+	// stream sends lines without end until the peer goes away: a debug
+	// answer must stay bounded (load_linux_test.go).
+	stream serverBehaviour = func(s *servers, c *net.TCPConn) {
+		s.keep(c)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			line := []byte(strings.Repeat("streaming line ", 8) + "\r\n")
+			for {
+				if _, err := c.Write(line); err != nil {
+					return
+				}
+			}
+		}()
+	}
 )
 
 // listen starts a dual-stack listener on port in ns.
