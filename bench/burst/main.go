@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command burst measures a burst of N concurrent probes of a silently
 // dropped target beside its baseline in the same run (issue 9,
 // "Performance"; README, "Running it safely"): a bare net/http server whose
