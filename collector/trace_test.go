@@ -54,6 +54,7 @@ func TestTraceMetrics(t *testing.T) {
 		{"no trace ran", nil, "", nil},
 		{"no sockets for the trace", nil, prober.TraceNoDescriptors, []string{`tcp_trace_skipped{reason="descriptors"} 1`}},
 		{"no time for the trace", nil, prober.TraceNoTime, []string{`tcp_trace_skipped{reason="no-time"} 1`}},
+		{"other traces hold the budget", nil, prober.TraceOverBudget, []string{`tcp_trace_skipped{reason="over-budget"} 1`}},
 		{"dies after r2", []prober.Hop{te(1, r1), te(2, r2), {TTL: 3}, {TTL: 4}}, "", []string{
 			`tcp_trace_hops_answered 2`,
 			`tcp_trace_last_hop 2`,

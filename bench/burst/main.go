@@ -66,6 +66,7 @@ func main() {
 	ns := flag.String("n", "1000,5000", "burst sizes, comma-separated")
 	timeout := flag.Duration("timeout", 5*time.Second, "probe timeout (and the baseline's sleep)")
 	rounds := flag.Int("rounds", 1, "rounds per size; each starts fresh servers, so the peak RSS is the burst's")
+	extra := flag.String("exporter-flags", "--probe.trace-max-sockets=64", "more flags for the exporter, space-separated; the default leaves the derived --probe.max-in-flight room for the largest burst (the module traces nothing)")
 	url := flag.String("url", "", "internal: the URL the generator fires at")
 	count := flag.Int("count", 0, "internal: the generator's number of requests")
 	flag.Parse()
@@ -95,7 +96,7 @@ func main() {
 		b.teardown()
 		fatal(err)
 	}
-	code := b.run(*exporter, sizes, *rounds, *timeout)
+	code := b.run(*exporter, strings.Fields(*extra), sizes, *rounds, *timeout)
 	b.teardown()
 	os.Exit(code)
 }
@@ -275,7 +276,7 @@ func (b *bench) burst(server []string, url string, n int, timeout time.Duration)
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
-func (b *bench) run(exporter string, sizes []int, rounds int, timeout time.Duration) int {
+func (b *bench) run(exporter string, extra []string, sizes []int, rounds int, timeout time.Duration) int {
 	config := filepath.Join(b.dir, "config.yml")
 	module := fmt.Sprintf("modules:\n  drop:\n    prober: tcp\n    timeout: %s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n", timeout)
 	if err := os.WriteFile(config, []byte(module), 0o644); err != nil {
@@ -288,9 +289,7 @@ func (b *bench) run(exporter string, sizes []int, rounds int, timeout time.Durat
 		return 2
 	}
 	listen := fmt.Sprintf("127.0.0.1:%d", listenPort)
-	// The module traces nothing: a small trace budget leaves the derived
-	// --probe.max-in-flight room for the largest burst.
-	expArgs := []string{exporter, "--config.file=" + config, "--web.listen-address=" + listen, "--probe.trace-max-sockets=64"}
+	expArgs := append([]string{exporter, "--config.file=" + config, "--web.listen-address=" + listen}, extra...)
 	baseArgs := []string{self, "-role", "baseline", "-timeout", timeout.String()}
 	probeURL := fmt.Sprintf("http://%s/probe?module=drop&target=%s:%d", listen, targetAddr, targetPort)
 	baseURL := fmt.Sprintf("http://%s/sleep", listen)
