@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -32,13 +33,13 @@ import (
 // against an exporter in the client namespace, shown failing.
 
 // smallNofile is the RLIMIT_NOFILE of the load tests' exporters. The
-// exporter derives from it 50 probe slots, 56 trace sockets and 66 HTTP
+// exporter derives from it 41 probe slots, 56 trace sockets and 57 HTTP
 // connections (handler.DeriveLimits, whose table test pins the figures).
 const (
 	smallNofile     = 256
-	smallSlots      = 50
+	smallSlots      = 41
 	smallTraceSocks = 56
-	smallConns      = 66
+	smallConns      = 57
 )
 
 func (l *lab) testLoad(t *testing.T) {
@@ -73,7 +74,7 @@ func newNSDialer(t *testing.T, ns string, threads int) *nsDialer {
 	for range threads {
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread leaves with its namespace
-			fd, err := unix.Open(netnsPath(ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			fd, err := unix.Open(netlab.NetnsPath(ns), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err == nil {
 				err = unix.Setns(fd, unix.CLONE_NEWNET)
 				_ = unix.Close(fd) // read-only; Setns's error is the one that matters
@@ -123,7 +124,8 @@ type answer struct {
 	retryAfter string
 	took       time.Duration
 	class      string
-	traceState string
+	traceRan   bool   // the answer has the trace's series
+	traceSkip  string // tcp_trace_skipped's reason
 	err        error
 }
 
@@ -148,10 +150,9 @@ func fetchAnswer(c *http.Client, base, target, module string) answer {
 	for _, m := range mfs["tcp_verdict_info"].GetMetric() {
 		a.class = labelValue(m, "class")
 	}
-	for _, m := range mfs["tcp_trace_state"].GetMetric() {
-		if m.GetGauge().GetValue() == 1 {
-			a.traceState = labelValue(m, "state")
-		}
+	a.traceRan = mfs["tcp_trace_hops_answered"] != nil
+	for _, m := range mfs["tcp_trace_skipped"].GetMetric() {
+		a.traceSkip = labelValue(m, "reason")
 	}
 	return a
 }
@@ -342,8 +343,9 @@ func (l *lab) testShedding(t *testing.T) {
 }
 
 // During an outage every traced probe fails at once: the traces share
-// their socket budget, the ones that do not fit say over-budget, and every
-// verdict is still firewall.
+// their socket budget, the ones that do not fit say so
+// (tcp_trace_skipped{reason="over-budget"}), and every verdict is still
+// firewall.
 func (l *lab) testTraceStorm(t *testing.T) {
 	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9768", smallNofile)
 	if err != nil {
@@ -380,7 +382,12 @@ func (l *lab) testTraceStorm(t *testing.T) {
 		if a.class != string(verdict.Firewall) {
 			t.Errorf("probe %d: class %q, want firewall", i, a.class)
 		}
-		states[a.traceState]++
+		switch {
+		case a.traceRan:
+			states["ran"]++
+		case a.traceSkip != "":
+			states[a.traceSkip]++
+		}
 	}
 	p := <-peak
 	t.Logf("%d traced probes: trace states %v; trace sockets peaked at %d of %d; %d descriptors of %d",
