@@ -281,10 +281,11 @@ func fire(c *http.Client, base string, n int, target, module string) []answer {
 // (issue 9: 158 local-error verdicts before the limit), and /metrics still
 // answers afterwards.
 func (l *lab) testShedding(t *testing.T) {
-	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9767", smallNofile)
+	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9771", smallNofile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const n = 400
@@ -347,10 +348,11 @@ func (l *lab) testShedding(t *testing.T) {
 // (tcp_trace_skipped{reason="over-budget"}), and every verdict is still
 // firewall.
 func (l *lab) testTraceStorm(t *testing.T) {
-	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9768", smallNofile)
+	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9772", smallNofile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const n = 40 // within the probe slots: only the traces are short
@@ -408,10 +410,11 @@ func (l *lab) testTraceStorm(t *testing.T) {
 // 248 idle connections blocked every request for 30 s); the slow ones are
 // cut after the header timeout.
 func (l *lab) testIdleClients(t *testing.T) {
-	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9769", smallNofile)
+	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9773", smallNofile)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
 	d := newNSDialer(t, l.client, 2)
 	ctx := context.Background()
 	var held []net.Conn
@@ -501,10 +504,11 @@ func soakSeconds(t *testing.T) int {
 // and drop: every answer right, and afterwards the exporter's goroutines,
 // descriptors and memory back to what they were after a warm-up.
 func (l *lab) testSoak(t *testing.T) {
-	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9770", 0)
+	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9774", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const rate = 300 // probes per second
