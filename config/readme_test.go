@@ -21,8 +21,10 @@ func targetPolicyDocs(t *testing.T) (section string, blocks []string) {
 		t.Fatal(`README.md lacks the "Target policy" section`)
 	}
 	section = readme[i+1:]
-	if j := strings.Index(section, "\n## "); j >= 0 {
-		section = section[:j]
+	for _, next := range []string{"\n## ", "\n### "} { // the next section, or the next sub-section
+		if j := strings.Index(section, next); j >= 0 {
+			section = section[:j]
+		}
 	}
 	for _, part := range strings.Split(section, "```yaml\n")[1:] {
 		blocks = append(blocks, part[:strings.Index(part, "```")])
