@@ -77,7 +77,7 @@ func DeriveLimits(nofile, maxInFlight, traceSockets, maxConns int) Limits {
 // sockets it may hold at once beyond its connection (filesPerSlot). A probe
 // dials one address, or with tcp.addresses "all" up to tcp.max_addresses
 // at once.
-func slots(m config.Module) int {
+func slots(m *config.Module) int {
 	sockets := 1
 	if m.TCP.Addresses == config.AddressesAll {
 		sockets = m.TCP.MaxAddresses

@@ -67,7 +67,7 @@ func TestSlots(t *testing.T) {
 	} {
 		m := config.DefaultModule
 		m.TCP.Addresses, m.TCP.MaxAddresses = tc.addresses, tc.max
-		if got := slots(m); got != tc.want {
+		if got := slots(&m); got != tc.want {
 			t.Errorf("slots(addresses %s, max_addresses %d) = %d, want %d", tc.addresses, tc.max, got, tc.want)
 		}
 	}

@@ -52,83 +52,144 @@ func badRequest(w http.ResponseWriter, reason string) {
 	http.Error(w, strings.ReplaceAll(reason, "\n", " "), http.StatusBadRequest)
 }
 
+// ServeHTTP keeps the frames under a running probe small: the probe parks
+// in the poller for up to its timeout with them on its goroutine's stack,
+// and a stack beyond 8 KB doubles to 16 KB for every probe in flight
+// (README, "Running it safely", burst benchmark). So the request lives in
+// a pooled probeRequest, the probe gets pointers (prober.ProbeTo), and the
+// parsing before and the answer after run in frames of their own.
 func (h *Probe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := h.parse(w, r)
+	if req == nil {
+		return
+	}
+	defer putRequest(req)
+	if !h.admit(w, req) {
+		return
+	}
+	defer h.release(req)
+	extendDeadlines(w, req.timeout)
+	h.run(r.Context(), req)
+	h.answer(w, r, req)
+}
+
+// probeRequest is one /probe request: what it asks, then what the probe
+// found.
+type probeRequest struct {
+	target     prober.Target
+	moduleName string
+	module     config.Module
+	timeout    time.Duration
+	debug      bool
+	slots      int
+	result     prober.Result
+}
+
+var requests = sync.Pool{New: func() any { return new(probeRequest) }}
+
+func putRequest(req *probeRequest) {
+	*req = probeRequest{} // drops the result's references
+	requests.Put(req)
+}
+
+// parse reads the request; on bad input it answers (400, or 403 for a
+// disabled debug) and returns nil.
+func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
 	q := r.URL.Query()
 	target, err := prober.ParseTarget(q.Get("target"))
 	if err != nil {
 		badRequest(w, err.Error())
-		return
+		return nil
 	}
 	moduleName := config.ModuleName(q.Get("module"))
 	module, err := h.Store.Get().Lookup(moduleName)
 	if err != nil {
 		badRequest(w, err.Error())
-		return
+		return nil
 	}
 	timeout, err := h.timeout(r, module)
 	if err != nil {
 		badRequest(w, err.Error())
-		return
+		return nil
 	}
 	debug := false
 	if d := q.Get("debug"); d != "" {
 		if debug, err = strconv.ParseBool(d); err != nil {
 			badRequest(w, fmt.Sprintf("debug=%q is not true or false", d))
-			return
+			return nil
 		}
 	}
 	if debug && h.DisableDebug {
 		h.Exporter.CountRejected(collector.RejectDebugDisabled)
 		http.Error(w, "debug=true is disabled on this exporter (--web.disable-debug)", http.StatusForbidden)
-		return
+		return nil
 	}
-	n := slots(module)
-	if h.Slots != nil && !h.Slots.TryTake(n) {
+	req := requests.Get().(*probeRequest)
+	req.target, req.moduleName, req.module, req.timeout, req.debug = target, moduleName, module, timeout, debug
+	req.slots = slots(&req.module)
+	return req
+}
+
+// admit takes the request's probe slots, or answers 503 at once.
+func (h *Probe) admit(w http.ResponseWriter, req *probeRequest) bool {
+	if h.Slots != nil && !h.Slots.TryTake(req.slots) {
 		h.Exporter.CountRejected(collector.RejectOverloaded)
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, fmt.Sprintf("overloaded: %d probes in flight, the limit (--probe.max-in-flight); try again later", h.Slots.InUse()), http.StatusServiceUnavailable)
-		return
-	}
-	if h.Slots != nil {
-		defer h.Slots.Give(n)
+		return false
 	}
 	h.Exporter.ProbeStarted()
-	defer h.Exporter.ProbeDone()
-	extendDeadlines(w, timeout)
+	return true
+}
 
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+// release gives back what admit took.
+func (h *Probe) release(req *probeRequest) {
+	h.Exporter.ProbeDone()
+	if h.Slots != nil {
+		h.Slots.Give(req.slots)
+	}
+}
+
+// run probes, bounded by the request's timeout.
+func (h *Probe) run(ctx context.Context, req *probeRequest) {
+	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	result := prober.Probe(ctx, target, module, prober.Options{Trace: debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget})
+	prober.ProbeTo(ctx, req.target, &req.module, prober.Options{Trace: req.debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget}, &req.result)
+}
+
+// answer counts, records, logs and writes what the probe found.
+func (h *Probe) answer(w http.ResponseWriter, r *http.Request, req *probeRequest) {
+	result, moduleName := &req.result, req.moduleName
 	if result.Refusal != nil {
-		h.refuse(w, &result, moduleName)
+		h.refuse(w, result, moduleName)
 		return
 	}
 	if clientGone(r.Context()) {
 		// The client went away mid-probe: the cut-short probe is no
 		// verdict, so it is neither counted nor answered.
-		h.Logger.Debug("client went away during the probe", "target", target.String(), "module", moduleName)
+		h.Logger.Debug("client went away during the probe", "target", req.target.String(), "module", moduleName)
 		return
 	}
 	h.Exporter.CountProbe(moduleName, result.Class)
-	h.History.Add(moduleName, &result)
+	h.History.Add(moduleName, result)
 	if result.Class == verdict.Error || h.Logger.Enabled(r.Context(), slog.LevelDebug) {
-		h.log(moduleName, &result)
+		h.log(moduleName, result)
 	}
 	if result.TraceSkipped == prober.TraceOverBudget {
 		// A limit doing its job, counted in the metrics; at warn, a storm of
 		// failing probes would become a storm of log lines.
-		h.Logger.Debug("path trace skipped", "target", target.String(), "module", moduleName, "err", result.TraceErr)
+		h.Logger.Debug("path trace skipped", "target", req.target.String(), "module", moduleName, "err", result.TraceErr)
 	} else if result.TraceErr != nil { // the verdict stands; the operator must hear of it
-		h.Logger.Warn("path trace could not run", "target", target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
+		h.Logger.Warn("path trace could not run", "target", req.target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
 	}
 
-	if debug {
-		writeDebug(w, moduleName, &result)
+	if req.debug {
+		writeDebug(w, moduleName, result)
 		return
 	}
 	b := textBuffers.Get().(*bytes.Buffer)
 	b.Reset()
-	collector.AppendText(b, &result)
+	collector.AppendText(b, result)
 	w.Header().Set("Content-Type", collector.TextContentType)
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.Write(b.Bytes()) //nolint:errcheck // the scrape is answered or its client left; nothing to tell either way

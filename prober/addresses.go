@@ -30,7 +30,7 @@ type AddressResult struct {
 // address up to tcp.max_addresses, skipped counting the rest. With a
 // source_ip_address, "all" mode keeps its family only: a client bound to
 // it cannot reach the others.
-func dialList(ips []netip.Addr, tcp config.TCPProbe) (list []netip.Addr, skipped int) {
+func dialList(ips []netip.Addr, tcp *config.TCPProbe) (list []netip.Addr, skipped int) {
 	want4 := tcp.IPProtocol == "ip4"
 	var preferred, other []netip.Addr
 	for _, ip := range ips {
@@ -75,7 +75,7 @@ func dialList(ips []netip.Addr, tcp config.TCPProbe) (list []netip.Addr, skipped
 // first address that connects, else the first address's failure. Each
 // address's verdict goes to Result.Addresses. The path trace (tcp.trace)
 // runs once, for the address behind the verdict.
-func (p *probe) dialAll(ctx context.Context, tcp config.TCPProbe, ips []netip.Addr) {
+func (p *probe) dialAll(ctx context.Context, tcp *config.TCPProbe, ips []netip.Addr) {
 	subs := make([]*probe, len(ips))
 	var wg sync.WaitGroup
 	for i, ip := range ips {

@@ -39,7 +39,7 @@ func TestDialList(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := module(t, "    tcp: "+tc.yaml+"\n")
-			list, skipped := dialList(answer, m.TCP)
+			list, skipped := dialList(answer, &m.TCP)
 			var got []string
 			for _, ip := range list {
 				got = append(got, ip.String())
@@ -50,7 +50,7 @@ func TestDialList(t *testing.T) {
 		})
 	}
 	m := module(t, "    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false}\n")
-	if list, _ := dialList(answer[1:3], m.TCP); len(list) != 0 {
+	if list, _ := dialList(answer[1:3], &m.TCP); len(list) != 0 {
 		t.Errorf("no IPv6 address and no fallback: dialList = %v, want none", list)
 	}
 }

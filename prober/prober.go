@@ -64,6 +64,16 @@ func (p *probe) verdict(r verdict.Reason, responder netip.Addr, err error) {
 // and always returns a classified Result; the context's deadline (or the
 // module's timeout) bounds the whole probe.
 func Probe(ctx context.Context, target Target, m config.Module, opts Options) Result {
+	var res Result
+	ProbeTo(ctx, target, &m, opts, &res)
+	return res
+}
+
+// ProbeTo is Probe writing its Result to res. Everything goes by pointer:
+// a probe parks in the poller for up to its timeout with this call chain on
+// its goroutine's stack, and a stack beyond 8 KB doubles to 16 KB for every
+// probe in flight (README, "Running it safely", burst benchmark).
+func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options, res *Result) {
 	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget}
 	p.res.Target = target
 	p.res.Phases = make([]PhaseDuration, 0, 5)
@@ -81,7 +91,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 	}
 	p.res.Duration = time.Since(p.start)
 	p.res.Success = p.res.Class == verdict.Connected && p.res.Failure == ""
-	return p.res
+	*res = p.res
 }
 
 // fillPhases adds zero durations for the phases a failed probe never reached.
@@ -93,8 +103,8 @@ func (p *probe) fillPhases() {
 	}
 }
 
-func (p *probe) run(ctx context.Context, m config.Module, resolver *net.Resolver) {
-	tcp := m.TCP
+func (p *probe) run(ctx context.Context, m *config.Module, resolver *net.Resolver) {
+	tcp := &m.TCP
 	// The list of addresses to dial exists here, before any dial: the one
 	// place a check of every address (the target policy) belongs.
 	ips, ok := p.resolve(ctx, tcp, resolver)
@@ -113,7 +123,7 @@ func (p *probe) run(ctx context.Context, m config.Module, resolver *net.Resolver
 
 // dial probes one address: connect, then the session, or the path trace
 // after a failed connect.
-func (p *probe) dial(ctx context.Context, tcp config.TCPProbe, ip netip.Addr) {
+func (p *probe) dial(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
 	addr := netip.AddrPortFrom(ip, p.res.Target.Port)
 	p.res.Addr = addr
 	p.res.IPProtocol = 4
@@ -137,7 +147,7 @@ func (p *probe) dial(ctx context.Context, tcp config.TCPProbe, ip netip.Addr) {
 // module's IP family preference and fallback as blackbox_exporter does:
 // one address in tcp.addresses "first" mode, up to tcp.max_addresses in
 // "all" mode (dialList).
-func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.Resolver) ([]netip.Addr, bool) {
+func (p *probe) resolve(ctx context.Context, tcp *config.TCPProbe, resolver *net.Resolver) ([]netip.Addr, bool) {
 	start := time.Now()
 	defer p.phase(PhaseResolve, start)
 	t := p.res.Target
@@ -174,7 +184,7 @@ func (p *probe) resolve(ctx context.Context, tcp config.TCPProbe, resolver *net.
 
 // connect dials addr with the ICMP error queue armed, and classifies a
 // failure from the queue and errno.
-func (p *probe) connect(ctx context.Context, tcp config.TCPProbe, addr netip.AddrPort) (net.Conn, bool) {
+func (p *probe) connect(ctx context.Context, tcp *config.TCPProbe, addr netip.AddrPort) (net.Conn, bool) {
 	start := time.Now()
 	defer p.phase(PhaseConnect, start)
 	v6 := addr.Addr().Is6()

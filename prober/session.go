@@ -78,7 +78,7 @@ func sanitize(b []byte) string {
 // session runs the steps after the handshake: TLS, the query_response
 // script, then the hold watch that tells a live session from one the peer
 // closes at once.
-func (p *probe) session(conn net.Conn, tcp config.TCPProbe) {
+func (p *probe) session(conn net.Conn, tcp *config.TCPProbe) {
 	if err := conn.SetDeadline(p.deadline); err != nil {
 		p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("setting deadline: %w", err))
 		return
@@ -142,7 +142,7 @@ func (p *probe) holdSkipped() {
 }
 
 // query runs blackbox_exporter's query_response steps.
-func (p *probe) query(s *stream, tcp config.TCPProbe) bool {
+func (p *probe) query(s *stream, tcp *config.TCPProbe) bool {
 	for i, qr := range tcp.QueryResponse {
 		var match []int
 		var line string

@@ -119,7 +119,7 @@ func (p *probe) connectContext(ctx context.Context, tr config.Trace) (context.Co
 
 // tracePath runs the path trace after a failed connect, when the module asks
 // for one and the verdict is a network one. It never changes the verdict.
-func (p *probe) tracePath(ctx context.Context, tcp config.TCPProbe, addr netip.AddrPort) {
+func (p *probe) tracePath(ctx context.Context, tcp *config.TCPProbe, addr netip.AddrPort) {
 	tr := tcp.Trace
 	if !tr.Enabled || !traceWorthy(p.res.Reason) {
 		return
