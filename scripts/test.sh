@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: unit tests, loopback tests and the
-# network-namespace lab. As root on Debian it installs what the lab needs.
+# Runs the whole test suite: unit tests, loopback tests, the
+# network-namespace lab and the other end-to-end tests. As root on Debian it
+# installs the packages they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # sudo's secure_path usually leaves Go's own folder out.
@@ -12,6 +13,14 @@ command -v ip >/dev/null || need_pkgs+=(iproute2)
 command -v prlimit >/dev/null || need_pkgs+=(util-linux)
 command -v promtool >/dev/null || need_pkgs+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || need_pkgs+=(prometheus-alertmanager)
+# test/image builds and runs the container image; test/statuspage screenshots
+# the status page.
+command -v buildah >/dev/null || need_pkgs+=(buildah)
+command -v podman >/dev/null || need_pkgs+=(podman)
+command -v runc >/dev/null || need_pkgs+=(runc)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_pkgs+=(ca-certificates)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || need_pkgs+=(fonts-dejavu-core)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
@@ -21,5 +30,9 @@ if ((${#need_pkgs[@]})); then
 fi
 
 go vet ./...
-go test -count=1 -timeout 10m "$@" ./...
+# Unit and loopback tests in parallel; then the end-to-end packages under
+# test/ one at a time: the load and soak tests of the namespace lab saturate
+# both CPUs, and timing assertions elsewhere must not run beside them.
+go test -count=1 -timeout 10m "$@" $(go list ./... | grep -v '/test/')
+go test -count=1 -timeout 10m -p 1 "$@" ./test/...
 (cd deploy && go vet ./... && go test -count=1 -timeout 5m "$@" ./...) # the deploy/ module: manifests and dashboards
