@@ -3,12 +3,10 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -276,20 +274,7 @@ func (l *lab) testTraceCheck(t *testing.T) {
 // with the lab's config and returns stdout, stderr and the exit status.
 func (l *lab) runCheck(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", l.client, l.bin, "check", "--config.file=" + l.config}, args...)...)
-	cmd.Env = append(os.Environ(), "GODEBUG=netdns=go", "NO_COLOR=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return stdout.String(), stderr.String(), 0
-	case errors.As(err, &exit):
-		return stdout.String(), stderr.String(), exit.ExitCode()
-	}
-	t.Fatalf("check %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	return "", "", -1
+	return runCheckIn(t, l.client, l.bin, l.config, args...)
 }
 
 // icmpRateLimited reads the ICMP rate-limit counters inside ns
