@@ -64,7 +64,12 @@ type sample struct {
 // output: the registry path (Collect) and the fast text path (AppendText)
 // both render it.
 func samples(r *prober.Result) []sample {
-	s := make([]sample, 0, 24)
+	return appendSamples(make([]sample, 0, 24), r)
+}
+
+// appendSamples is samples appending to s, so that AppendText can reuse
+// one slice across probes (sampleSlices).
+func appendSamples(s []sample, r *prober.Result) []sample {
 	for i, ci := range verdict.Classes {
 		s = append(s, sample{verdictFamily, classValues[i], boolValue(ci.Class == r.Class)})
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -26,8 +27,21 @@ var (
 // per request: a registry's gather and gzip cost more CPU than the probe
 // itself (see README's performance section).
 func AppendText(b *bytes.Buffer, r *prober.Result) {
+	ss := sampleSlices.Get().(*[]sample)
+	*ss = appendSamples((*ss)[:0], r)
+	appendText(b, *ss)
+	clear(*ss) // drops the label values' references
+	sampleSlices.Put(ss)
+}
+
+// sampleSlices recycles AppendText's sample lists: when a burst of probes
+// ends together, a list per probe is garbage that no collection has yet
+// reclaimed (README, "Running it safely", burst benchmark).
+var sampleSlices = sync.Pool{New: func() any { s := make([]sample, 0, 32); return &s }}
+
+func appendText(b *bytes.Buffer, samples []sample) {
 	var last *family
-	for _, s := range samples(r) {
+	for _, s := range samples {
 		if s.fam != last {
 			last = s.fam
 			b.WriteString("# HELP ")
