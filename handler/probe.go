@@ -98,13 +98,13 @@ func putRequest(req *probeRequest) {
 // parse reads the request; on bad input it answers (400, or 403 for a
 // disabled debug) and returns nil.
 func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
-	q := r.URL.Query()
-	target, err := prober.ParseTarget(q.Get("target"))
+	q := parseProbeQuery(r.URL.RawQuery)
+	target, err := prober.ParseTarget(q.target)
 	if err != nil {
 		badRequest(w, err.Error())
 		return nil
 	}
-	moduleName := config.ModuleName(q.Get("module"))
+	moduleName := config.ModuleName(q.module)
 	module, err := h.Store.Get().Lookup(moduleName)
 	if err != nil {
 		badRequest(w, err.Error())
@@ -116,7 +116,7 @@ func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
 		return nil
 	}
 	debug := false
-	if d := q.Get("debug"); d != "" {
+	if d := q.debug; d != "" {
 		if debug, err = strconv.ParseBool(d); err != nil {
 			badRequest(w, fmt.Sprintf("debug=%q is not true or false", d))
 			return nil
