@@ -15,7 +15,7 @@ type probeQuery struct {
 // semicolon, a bad escape) is skipped. It builds no map: in a burst no
 // collection runs before the probes end, so every request's garbage is
 // resident until then (README, "Running it safely", burst benchmark). A
-// query of more pairs than /probe reads goes to url.ParseQuery itself, and
+// query of more than maxFastPairs pairs goes to url.ParseQuery itself, and
 // with it its limit on the number of pairs.
 func parseProbeQuery(raw string) probeQuery {
 	var q probeQuery
@@ -59,5 +59,6 @@ func parseProbeQuery(raw string) probeQuery {
 }
 
 // maxFastPairs is the number of pairs beyond which parseProbeQuery leaves
-// the work to url.ParseQuery: a few more than the three /probe reads.
+// the work to url.ParseQuery (8 '&' make 9 pairs): a few more than the
+// three /probe reads.
 const maxFastPairs = 8
