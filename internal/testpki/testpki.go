@@ -153,7 +153,14 @@ func ServeConfig(t testing.TB, network string, cfg *tls.Config) string {
 	if network == "tcp6" {
 		addr = "[::1]:0"
 	}
-	return testnet.Serve(t, network, addr, func(c *net.TCPConn) {
+	return testnet.Serve(t, network, addr, Handler(cfg))
+}
+
+// Handler serves one accepted connection as Serve's services do: the TLS
+// handshake with cfg, then Greeting, then the session held until the peer
+// goes away. Tests that listen elsewhere (a namespace) serve with it.
+func Handler(cfg *tls.Config) func(*net.TCPConn) {
+	return func(c *net.TCPConn) {
 		s := tls.Server(c, cfg)
 		if err := s.Handshake(); err != nil {
 			_ = c.Close()
@@ -164,7 +171,7 @@ func ServeConfig(t testing.TB, network string, cfg *tls.Config) string {
 			return
 		}
 		testnet.KeepOpen(c)
-	})
+	}
 }
 
 // ServeStartTLS starts an SMTP-like service on 127.0.0.1: a plaintext

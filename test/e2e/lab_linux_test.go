@@ -224,7 +224,8 @@ type lab struct {
 	servers                *servers
 	links                  []*tunLink
 	exporter               *exporter
-	idleFiles              int // the exporter's open descriptors when idle
+	pki                    *labPKI // the TLS services' certificates (tls_linux_test.go)
+	idleFiles              int     // the exporter's open descriptors when idle
 }
 
 // setupLab builds the network, starts the servers and the exporter, and
@@ -252,7 +253,8 @@ func setupLab(t *testing.T) *lab {
 	l.bin, err = exporterproc.Build(dir)
 	must(err)
 	l.config = filepath.Join(dir, "config.yml")
-	must(os.WriteFile(l.config, []byte(exporterConfig), 0o644))
+	l.pki = newLabPKI(t)
+	must(os.WriteFile(l.config, []byte(exporterConfig+l.pki.modules()), 0o644))
 
 	all := []string{l.client, l.r1, l.r2, l.server}
 	for _, ns := range all {
@@ -342,14 +344,17 @@ func setupLab(t *testing.T) *lab {
 	}
 	must(l.servers.listenFullBacklog(l.server, portFullBacklog, netip.MustParseAddr(ipv4.server())))
 	must(l.setupMultiAddress())
+	must(l.pki.listen(l.servers, l.server))
 
 	l.zone = &testnet.DNSZone{
 		A: map[string][]netip.Addr{
 			"www." + dnsName:   {netip.MustParseAddr(ipv4.server())},
+			"tls." + dnsName:   {netip.MustParseAddr(ipv4.server())},
 			"only4." + dnsName: {netip.MustParseAddr(ipv4.server())},
 		},
 		AAAA: map[string][]netip.Addr{
 			"www." + dnsName:   {netip.MustParseAddr(ipv6.server())},
+			"tls." + dnsName:   {netip.MustParseAddr(ipv6.server())},
 			"only6." + dnsName: {netip.MustParseAddr(ipv6.server())},
 		},
 		Silent: map[string]bool{"slow." + dnsName: true},
@@ -389,6 +394,9 @@ func TestLab(t *testing.T) {
 	// Names with several addresses (tcp.addresses), through /probe and check.
 	t.Run("addresses", l.testAddresses)
 	t.Run("addresses-check-command", l.testAddressesCheck)
+	// TLS by name and by IP, through /probe and check.
+	t.Run("tls", l.testTLS)
+	t.Run("tls-check-command", l.testTLSCheck)
 	// After the verdicts: r1's own "no route" answer (ip_error) shares its
 	// per-destination token bucket with the ICMP rate limit, and each
 	// time-exceeded of a trace empties it (icmp_ratelimit 0), which delays
