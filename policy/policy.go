@@ -43,7 +43,7 @@ func ParseEntry(s string) (Entry, error) {
 			return Entry{}, fmt.Errorf("%q is not an IP address or a CIDR", text)
 		}
 		if a.Zone() != "" {
-			return Entry{}, fmt.Errorf("%q has a zone: write the address without %%%s", text, a.Zone())
+			return Entry{}, fmt.Errorf("%q has a zone: write the address without its zone %q", text, "%"+a.Zone())
 		}
 		p = netip.PrefixFrom(a, a.BitLen())
 	}
