@@ -285,7 +285,7 @@ func (l *lab) testShedding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab's teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const n = 400
@@ -352,7 +352,7 @@ func (l *lab) testTraceStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab's teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const n = 40 // within the probe slots: only the traces are short
@@ -414,7 +414,7 @@ func (l *lab) testIdleClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab's teardown would stop it too
 	d := newNSDialer(t, l.client, 2)
 	ctx := context.Background()
 	var held []net.Conn
@@ -508,7 +508,7 @@ func (l *lab) testSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.stop() //nolint:errcheck // stop reports nothing; the lab\'s teardown would stop it too
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab's teardown would stop it too
 	d := newNSDialer(t, l.client, 4)
 	c := d.client()
 	const rate = 300 // probes per second
