@@ -18,6 +18,10 @@ import (
 // openFDs counts this process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()
+	// Sessions that earlier tests' probes ended politely drain for up to
+	// drainTime before they close: let them, or their descriptors would
+	// vanish in the middle of a count.
+	WaitClosed(2 * drainTime)
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
