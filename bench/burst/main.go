@@ -40,6 +40,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
 )
 
 const (
@@ -177,14 +179,14 @@ func (b *bench) teardown() {
 // proc is a server started in the client namespace.
 type proc struct {
 	cmd *exec.Cmd
-	out *strings.Builder
+	out *exporterproc.Log
 }
 
 func (b *bench) start(args ...string) (*proc, error) {
 	full := append([]string{"netns", "exec", b.client, "prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile)}, args...)
 	cmd := exec.Command("ip", full...)
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = &lockedWriter{w: out}, &lockedWriter{w: out}
+	out := &exporterproc.Log{} // one writer for both: exec then writes from one goroutine at a time
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -200,17 +202,6 @@ func (b *bench) start(args ...string) (*proc, error) {
 	}
 	p.stop()
 	return nil, fmt.Errorf("%s did not listen on %d: %s", args[0], listenPort, out)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // peakRSS is the process's VmHWM, in MB.

@@ -206,7 +206,17 @@ var directClient = &http.Client{Transport: &http.Transport{Proxy: nil}}
 // when the process cannot start, exits first or is not ready in time.
 func Run(ctx context.Context, t testing.TB, name string, cmd *exec.Cmd, ready string) *Process {
 	t.Helper()
-	p, err := Start(name, cmd)
+	return RunVia(ctx, t, name, cmd, ready, func(start func()) { start() }, directClient)
+}
+
+// RunVia is Run with the start made through spawn (which must call its
+// argument before returning, e.g. on a thread inside a network namespace)
+// and readiness asked through client.
+func RunVia(ctx context.Context, t testing.TB, name string, cmd *exec.Cmd, ready string, spawn func(func()), client *http.Client) *Process {
+	t.Helper()
+	var p *Process
+	var err error
+	spawn(func() { p, err = Start(name, cmd) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +228,7 @@ func Run(ctx context.Context, t testing.TB, name string, cmd *exec.Cmd, ready st
 			t.Logf("%s (PID %d) output:\n%s", name, cmd.Process.Pid, p.Log.Tail(tailBytes))
 		}
 	})
-	if err := p.WaitReady(ctx, directClient, ready, time.Second); err != nil {
+	if err := p.WaitReady(ctx, client, ready, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return p

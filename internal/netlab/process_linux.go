@@ -52,22 +52,5 @@ func Run(ctx context.Context, t testing.TB, ns, name, ready string, argv ...stri
 	t.Helper()
 	cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
 	cmd.Env = append(os.Environ(), "GODEBUG=netdns=go")
-	var p *exporterproc.Process
-	var err error
-	Spawn(func() { p, err = exporterproc.Start(name, cmd) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if p.Stop(5 * time.Second) {
-			t.Logf("%s (PID %d) ignored SIGTERM; killed it", name, cmd.Process.Pid)
-		}
-		if t.Failed() {
-			t.Logf("%s (PID %d) output:\n%s", name, cmd.Process.Pid, p.Log.Tail(3000))
-		}
-	})
-	if err := p.WaitReady(ctx, Client(ns, 2*time.Second), ready, time.Second); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return exporterproc.RunVia(ctx, t, name, cmd, ready, Spawn, Client(ns, 2*time.Second))
 }
