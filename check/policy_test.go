@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 )
 
 // The check command honours the config's target policy: a refused target

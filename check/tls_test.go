@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testpki"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testpki"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

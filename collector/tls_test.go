@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testpki"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testpki"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )

@@ -8,7 +8,7 @@
 // so that file stays the one source:
 //
 //	kubernetes/configmap.yaml      from ../config.yml
-//	kubernetes/prometheusrule.yaml from ../alerts/tcp_verdict.rules.yml
+//	kubernetes/prometheusrule.yaml from ../mixin/alerts/tcp_verdict.rules.yml
 //
 // Regenerate them after changing their source:
 //
@@ -25,7 +25,7 @@ import (
 // The generated manifests and their sources, relative to this folder.
 const (
 	ConfigFile         = "../config.yml"
-	RulesFile          = "../alerts/tcp_verdict.rules.yml"
+	RulesFile          = "../mixin/alerts/tcp_verdict.rules.yml"
 	ConfigMapFile      = "kubernetes/configmap.yaml"
 	PrometheusRuleFile = "kubernetes/prometheusrule.yaml"
 )

@@ -22,11 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/promslog"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/bench/benchtarget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
 )
 
 // promAccept is what Prometheus 3 sends when it scrapes (default

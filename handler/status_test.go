@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testpki"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testpki"
 )
 
 // /probe of a TLS module: blackbox's TLS series after a good handshake; after

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/bench/benchtarget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

@@ -41,7 +41,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
 )
 
 const (

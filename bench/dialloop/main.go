@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/bench/benchtarget"
 )
 
 func main() {

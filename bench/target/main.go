@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/benchtarget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/bench/benchtarget"
 )
 
 func main() {

@@ -23,12 +23,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
-	"github.com/tcp-verdict/tcp_verdict_exporter/dashboards"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/dashboards"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

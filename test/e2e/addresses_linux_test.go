@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

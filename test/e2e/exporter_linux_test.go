@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/netlab"
 )
 
 // exporter is one exporter process running in a namespace.

@@ -19,8 +19,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

@@ -5,7 +5,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 )
 
 func TestLab(t *testing.T) {

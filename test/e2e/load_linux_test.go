@@ -25,7 +25,7 @@ import (
 	"github.com/prometheus/common/model"
 	"golang.org/x/sys/unix"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/netlab"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

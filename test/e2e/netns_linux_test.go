@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/netlab"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/netlab"
 )
 
 // teardown is the lab's list of undo steps. They run last-in first-out,

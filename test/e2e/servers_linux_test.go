@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 )
 
 // servers are the lab's TCP and DNS servers. Their sockets are created

@@ -22,8 +22,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

@@ -11,22 +11,25 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/metricnames"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/metricnames"
 	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
+
+// jsonPath is the generated dashboard, kept at the top-level dashboards/.
+const jsonPath = "../../dashboards/" + File
 
 var update = flag.Bool("update", false, "rewrite dashboards/"+File+" from the taxonomy")
 
 // The file in this folder is the generator's output, byte for byte.
 func TestDashboardIsCurrent(t *testing.T) {
 	want := JSON(mixin.Default())
-	got, err := os.ReadFile(File)
+	got, err := os.ReadFile(jsonPath)
 	if err == nil && bytes.Equal(got, want) {
 		return
 	}
 	if *update {
-		if err := os.WriteFile(File, want, 0o644); err != nil {
+		if err := os.WriteFile(jsonPath, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 )
 
 // Greeting is what every TLS server here writes once its handshake is

@@ -14,9 +14,9 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
-	"github.com/tcp-verdict/tcp_verdict_exporter/dashboards"
 	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/dashboards"
 )
 
 func main() {

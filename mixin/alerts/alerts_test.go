@@ -11,8 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/metricnames"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/metricnames"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )

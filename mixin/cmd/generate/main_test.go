@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/alerts"
-	"github.com/tcp-verdict/tcp_verdict_exporter/dashboards"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/alerts"
+	"github.com/tcp-verdict/tcp_verdict_exporter/mixin/dashboards"
 )
 
 // Without a config the command writes the committed files; with one, files
@@ -18,7 +18,7 @@ func TestRun(t *testing.T) {
 	if err := run("", dir, false); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"../../" + alerts.RulesFile, "../../" + alerts.TestsFile, "../../" + alerts.AlertmanagerFile, "../../../dashboards/" + dashboards.File} {
+	for _, f := range []string{"../../alerts/" + alerts.RulesFile, "../../alerts/" + alerts.TestsFile, "../../alerts/" + alerts.AlertmanagerFile, "../../../dashboards/" + dashboards.File} {
 		want, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

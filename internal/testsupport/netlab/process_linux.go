@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
 )
 
 // spawnThread is one OS thread, locked and never moved to a namespace, that
