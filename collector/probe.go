@@ -153,21 +153,20 @@ func (c Probe) Collect(ch chan<- prometheus.Metric) {
 }
 
 // addrHash matches blackbox_exporter's probe_ip_addr_hash: FNV-32a of the
-// address's bytes in the form blackbox's resolver hands it, 0 when nothing
-// was resolved. An IP literal comes back from Go's resolver in its 16-byte
-// form (IPv4 as ::ffff:a.b.c.d), an A record in its 4-byte form, IPv6 always
-// in 16 bytes (README, "Metrics").
+// address's bytes, an IPv4 address (also one written IPv4-mapped,
+// ::ffff:a.b.c.d) in its 4 bytes, IPv6 in its 16, however it was found;
+// 0 when nothing was resolved (README, "Metrics").
 func addrHash(r *prober.Result) float64 {
 	if !r.Addr.IsValid() {
 		return 0
 	}
-	a := r.Addr.Addr().WithZone("")
+	a := r.Addr.Addr().Unmap()
 	var b []byte
-	if a.Is4() && !r.Target.IP.IsValid() {
+	if a.Is4() {
 		v4 := a.As4()
 		b = v4[:]
 	} else {
-		v6 := a.As16() // IPv4 as ::ffff:a.b.c.d
+		v6 := a.As16() // without the zone, as net.IP has none
 		b = v6[:]
 	}
 	h := fnv.New32a()
