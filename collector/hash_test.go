@@ -29,7 +29,7 @@ func TestAddrHashIsBlackboxs(t *testing.T) {
 	cases := []struct {
 		name   string
 		target string
-		addr   string // the address the probe dialled
+		addr   string  // the address the probe dialled
 		pinned float64 // computed apart (Python, FNV-1a by hand), so a change on both sides shows
 	}{
 		{"IPv4 literal", "192.0.2.7:22", "192.0.2.7", 1936431214},

@@ -152,6 +152,14 @@ func (p *probe) resolve(ctx context.Context, tcp *config.TCPProbe, resolver *net
 	defer p.phase(PhaseResolve, start)
 	t := p.res.Target
 	if t.IP.IsValid() {
+		// A literal of the other family, with the fallback off, fails as
+		// in blackbox_exporter (its resolver filters literals by family
+		// too): nothing is dialled (test/blackbox).
+		if want4 := tcp.IPProtocol == "ip4"; t.IP.Is4() != want4 && !tcp.IPProtocolFallback {
+			p.verdict(verdict.DNSFailure, netip.Addr{}, fmt.Errorf("target %s is not an %s address and ip_protocol_fallback is off", t.IP, tcp.IPProtocol))
+			p.logf("%s: not an %s address", t.IP, tcp.IPProtocol)
+			return nil, false
+		}
 		return []netip.Addr{t.IP}, true
 	}
 	if resolver == nil {

@@ -270,6 +270,32 @@ func TestResolverFailureIsDNSError(t *testing.T) {
 	}
 }
 
+// An IP literal of the family a module without fallback does not allow is
+// not dialled, as blackbox_exporter's resolver refuses it (test/blackbox
+// compares the two); with the fallback on, it is.
+func TestLiteralOfTheOtherFamily(t *testing.T) {
+	open := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
+	_, port, _ := net.SplitHostPort(open)
+	for _, c := range []struct {
+		target, yaml string
+		class        verdict.Class
+	}{
+		{"127.0.0.1:" + port, "preferred_ip_protocol: ip6, ip_protocol_fallback: false", verdict.DNSError},
+		{"[::ffff:127.0.0.1]:" + port, "preferred_ip_protocol: ip6, ip_protocol_fallback: false", verdict.DNSError},
+		{"[::1]:" + port, "preferred_ip_protocol: ip4, ip_protocol_fallback: false", verdict.DNSError},
+		{"127.0.0.1:" + port, "preferred_ip_protocol: ip6", verdict.Connected},
+		{"127.0.0.1:" + port, "preferred_ip_protocol: ip4, ip_protocol_fallback: false", verdict.Connected},
+	} {
+		r := probeTarget(t, c.target, module(t, "    tcp: {hold: 0s, "+c.yaml+"}\n"))
+		if r.Class != c.class {
+			t.Errorf("%s with {%s}: got %s, want %s", c.target, c.yaml, r.Summary(), c.class)
+		}
+		if c.class == verdict.DNSError && (r.Addr.IsValid() || r.IPProtocol != 0) {
+			t.Errorf("%s with {%s}: dialled %v (ip%d), want nothing dialled", c.target, c.yaml, r.Addr, r.IPProtocol)
+		}
+	}
+}
+
 func TestLocalhostResolves(t *testing.T) {
 	silent := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen)
 	_, port, _ := net.SplitHostPort(silent)

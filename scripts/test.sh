@@ -28,6 +28,11 @@ if ((${#need_pkgs[@]})); then
     echo "note: ${need_pkgs[*]} missing; tests that need them will skip (run as root on Debian to install)" >&2
   fi
 fi
+# test/blackbox runs Debian's blackbox_exporter beside the exporter, unpacked
+# into a cache folder, not installed.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  scripts/blackbox-exporter.sh >/dev/null
+fi
 
 go vet ./...
 # Unit and loopback tests in parallel; then the end-to-end packages under
