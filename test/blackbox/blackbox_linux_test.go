@@ -62,6 +62,18 @@ const modules = `
     tcp:
       preferred_ip_protocol: ip6
       ip_protocol_fallback: false%[1]s
+  banner_match:
+    prober: tcp
+    timeout: 3s
+    tcp:
+      query_response:
+        - expect: "^SSH-2.0-"%[1]s
+  banner_mismatch:
+    prober: tcp
+    timeout: 3s
+    tcp:
+      query_response:
+        - expect: "^HTTP/"%[1]s
 `
 
 // hosts is the namespace's /etc/hosts (`ip netns exec` mounts it over the
@@ -89,8 +101,11 @@ var timeVarying = map[string]bool{
 	"probe_dns_lookup_time_seconds": true,
 }
 
-// TestSameSeriesAsBlackbox probes each target with each module through
-// both exporters and requires every series name either emits in any case
+// TestSameSeriesAsBlackbox probes each target (IPv4, IPv6 and IPv4-mapped
+// literals, names from /etc/hosts and from DNS, one that does not exist, a
+// refused port, a port that sends a banner) with each of its modules (IP
+// family preference and fallback, query_response that matches and that
+// does not) through both exporters and requires every series name either emits in any case
 // to be emitted by the other in the same cases, with the same labels and
 // (time-varying series aside) the same value: probe_success,
 // probe_ip_protocol, probe_ip_addr_hash, probe_failed_due_to_regex.
@@ -126,6 +141,7 @@ func TestSameSeriesAsBlackbox(t *testing.T) {
 	startDNS(t)
 
 	open, refused := targetPorts(t)
+	banner := bannerPort(t)
 
 	bbConfig := filepath.Join(dir, "blackbox.yml")
 	ourConfig := filepath.Join(dir, "tcp_verdict_exporter.yml")
@@ -140,7 +156,16 @@ func TestSameSeriesAsBlackbox(t *testing.T) {
 		ours, "--config.file="+ourConfig, "--web.listen-address="+ourListen, "--log.level=debug")
 	client := netlab.Client(ns, 10*time.Second)
 
-	targets := []string{
+	// Each target with each of its modules: the family modules on plain
+	// targets, the query_response modules on a port that sends a banner.
+	familyModules := []string{"tcp", "tcp_ip4", "tcp_ip4_only", "tcp_ip6_only"}
+	bannerModules := []string{"banner_match", "banner_mismatch"}
+	type probeCase struct {
+		target  string
+		modules []string
+	}
+	var cases []probeCase
+	for _, target := range []string{
 		fmt.Sprintf("127.0.0.1:%d", open),
 		fmt.Sprintf("[::1]:%d", open),
 		fmt.Sprintf("[::ffff:127.0.0.1]:%d", open),
@@ -154,13 +179,24 @@ func TestSameSeriesAsBlackbox(t *testing.T) {
 		fmt.Sprintf("dual.tve.test:%d", open),
 		fmt.Sprintf("dual.tve.test:%d", refused),
 		fmt.Sprintf("nx.tve.test:%d", open),
+	} {
+		cases = append(cases, probeCase{target, familyModules})
+	}
+	for _, target := range []string{
+		fmt.Sprintf("127.0.0.1:%d", banner),
+		fmt.Sprintf("[::1]:%d", banner),
+		fmt.Sprintf("dual.tve.test:%d", banner),
+		fmt.Sprintf("127.0.0.1:%d", refused),
+	} {
+		cases = append(cases, probeCase{target, bannerModules})
 	}
 	type outputs struct{ bb, ours map[string]*dto.MetricFamily }
 	results := map[string]outputs{} // "target module" → both outputs
 	var keys []string
 	bbNames, ourNames := map[string]bool{}, map[string]bool{}
-	for _, target := range targets {
-		for _, module := range []string{"tcp", "tcp_ip4", "tcp_ip4_only", "tcp_ip6_only"} {
+	for _, c := range cases {
+		target := c.target
+		for _, module := range c.modules {
 			query := "/probe?" + url.Values{"target": {target}, "module": {module}}.Encode()
 			o := outputs{scrape(ctx, t, client, "http://"+bbListen+query), scrape(ctx, t, client, "http://"+ourListen+query)}
 			key := target + " " + module
@@ -231,12 +267,17 @@ func TestSameSeriesAsBlackbox(t *testing.T) {
 			t.Errorf("%s: the exporter's probe_ip_addr_hash = %v, want %v", key, got, want)
 		}
 	}
-	for key, want := range map[string]float64{
-		fmt.Sprintf("127.0.0.1:%d tcp", open):    1,
-		fmt.Sprintf("127.0.0.1:%d tcp", refused): 0,
+	for _, c := range []struct {
+		key, name string
+		want      float64
+	}{
+		{fmt.Sprintf("127.0.0.1:%d tcp", open), "probe_success", 1},
+		{fmt.Sprintf("127.0.0.1:%d tcp", refused), "probe_success", 0},
+		{fmt.Sprintf("127.0.0.1:%d banner_match", banner), "probe_success", 1},
+		{fmt.Sprintf("127.0.0.1:%d banner_mismatch", banner), "probe_failed_due_to_regex", 1},
 	} {
-		if got := gauge(results[key].bb, "probe_success"); got != want {
-			t.Errorf("%s: blackbox's probe_success = %v, want %v (the targets are not what the test thinks)", key, got, want)
+		if got := gauge(results[c.key].bb, c.name); got != c.want {
+			t.Errorf("%s: blackbox's %s = %v, want %v (the targets are not what the test thinks)", c.key, c.name, got, c.want)
 		}
 	}
 	t.Logf("%d cases, %d series families compared", len(keys), compared)
@@ -344,6 +385,31 @@ func targetPorts(t *testing.T) (open, refused int) {
 		t.Fatal(err)
 	}
 	return ln.Addr().(*net.TCPAddr).Port, refused
+}
+
+// bannerPort opens a port that greets as an SSH server does, then closes
+// the connection, so that a query_response expect that does not match ends
+// at the close rather than at the module's timeout.
+func bannerPort(t *testing.T) int {
+	t.Helper()
+	ln, err := netlab.Listen(ns, "tcp", "[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = c.Write([]byte("SSH-2.0-tve\r\n")) // a failed write shows as a failed probe in both
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close(); <-done }) // closing ends Accept; its error says nothing new
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func writeFile(t *testing.T, path, content string) {
