@@ -33,8 +33,9 @@ import (
 
 // ns is the namespace both exporters, the targets and the DNS server live
 // in: its loopback is the only network, so no probe and no DNS query can
-// leave it.
-const ns = "tve-blackbox"
+// leave it. The PID in its name keeps one left by a killed run from
+// blocking the next.
+var ns = fmt.Sprintf("tve%d-blackbox", os.Getpid())
 
 // modules are the same in both exporters' configs. The exporter's add
 // `hold: 0s`: blackbox's tcp prober succeeds as soon as it connects, and
