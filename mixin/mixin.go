@@ -3,7 +3,8 @@
 // and Config, the few settings a user adapts (job selectors, `for` and
 // severity per alert, runbook and dashboard URLs) without editing generated
 // files. The defaults here are the one place those values are spelled; the
-// files committed in alerts/ and dashboards/ are their output.
+// files committed in mixin/alerts/ and dashboards/ are their output
+// (go run ./mixin/cmd/generate).
 package mixin
 
 import (
@@ -73,7 +74,8 @@ var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScr
 // ExpectationFailed is the alert for a target that is connected but whose
 // probe failed anyway: an expectation of the module's query_response was
 // not met, or the TLS handshake failed. It waits and pages like the class
-// closed_by_peer (alerts/README.md says why).
+// closed_by_peer (mixin/alerts/README.md, "Connected, but the probe failed",
+// says why).
 const ExpectationFailed = "TCPVerdictExpectationFailed"
 
 // PathBlocked is the alert for a target that is connected from some

@@ -5,11 +5,12 @@
 // selectors, `for` and severities come from the generator config (package
 // mixin).
 //
-// Regenerate the files after changing the taxonomy or this package:
+// The one generator, mixin/cmd/generate, writes them; regenerate the
+// committed files after changing the taxonomy or this package:
 //
-//	go test ./alerts -update
+//	go run ./mixin/cmd/generate
 //
-// or write them for another config: go run ./alerts/cmd/generate.
+// or write them for another config with its --config and --out.
 package alerts
 
 import (
@@ -24,7 +25,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// The generated files, relative to this folder.
+// The generated files, in this folder (mixin/alerts/).
 const (
 	RulesFile        = "tcp_verdict.rules.yml"
 	TestsFile        = "tcp_verdict.tests.yml"
@@ -394,8 +395,11 @@ func Rules(cfg mixin.Config) []Rule {
 	return append(rules, ExporterRules(cfg)...)
 }
 
-const header = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
-	"# Do not edit by hand; alerts/README.md explains the design.\n"
+// generatedBy starts every generated file's header.
+const generatedBy = "# Generated from verdict/taxonomy.go by mixin/alerts/alerts.go: go run ./mixin/cmd/generate\n"
+
+const header = generatedBy +
+	"# Do not edit by hand; mixin/alerts/README.md explains the design.\n"
 
 // RulesYAML renders the rule file Prometheus loads (rule_files).
 func RulesYAML(cfg mixin.Config) []byte {
@@ -451,7 +455,7 @@ func AlertmanagerYAML() []byte {
 	return renderWith(exampleHeader, f)
 }
 
-const exampleHeader = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
+const exampleHeader = generatedBy +
 	"# An example to copy and adapt: one receiver per team of the `team` label the\n" +
 	"# tcp_verdict alerts carry. Replace the webhook URLs with your own receivers.\n"
 
@@ -471,7 +475,7 @@ func renderWith(header string, v any) []byte {
 	return b.Bytes()
 }
 
-// MarkdownTable renders the rules as the table alerts/README.md shows.
+// MarkdownTable renders the rules as the table the mixin's README shows.
 func MarkdownTable(cfg mixin.Config) string {
 	var b strings.Builder
 	b.WriteString("| alert | fires when | `for` | `severity` | `team` |\n")

@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,60 +16,8 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated files in alerts/ from the taxonomy")
-
-var generated = map[string]func() []byte{
-	RulesFile:        func() []byte { return RulesYAML(mixin.Default()) },
-	TestsFile:        func() []byte { return TestsYAML(mixin.Default()) },
-	AlertmanagerFile: AlertmanagerYAML,
-}
-
-// The files in this folder are the generator's output, byte for byte.
-func TestGeneratedFilesAreCurrent(t *testing.T) {
-	for name, gen := range generated {
-		want := gen()
-		got, err := os.ReadFile(name)
-		if err == nil && bytes.Equal(got, want) {
-			continue
-		}
-		if *update {
-			if err := os.WriteFile(name, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		t.Errorf("alerts/%s differs from its generator (or is missing: %v); run: go test ./alerts -update", name, err)
-	}
-}
-
-const (
-	tableBegin = "<!-- alerts-table:begin (generated from alerts/alerts.go: go test ./alerts -update) -->\n"
-	tableEnd   = "<!-- alerts-table:end -->"
-)
-
-// README.md's table of alerts is the rules', word for word.
-func TestREADMETableIsCurrent(t *testing.T) {
-	data, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(data)
-	i, j := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
-	if i < 0 || j < i {
-		t.Fatalf("alerts/README.md lacks the table markers %q ... %q", tableBegin, tableEnd)
-	}
-	want := MarkdownTable(mixin.Default())
-	if readme[i+len(tableBegin):j] == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile("README.md", []byte(readme[:i+len(tableBegin)]+want+readme[j:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatal("alerts/README.md's table differs from the rules; run: go test ./alerts -update")
-}
+// The committed files are the generator's output: mixin/cmd/generate's
+// tests check them and name the one command that rewrites them.
 
 // One alert per class somebody has to fix, with that class's team; none
 // for connected; every alert name unique and every rule complete.
@@ -280,33 +227,4 @@ runbook_url: https://runbooks.example/%s
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("promtool test rules: %v\n%s", err, out)
 	}
-}
-
-const (
-	configBegin = "<!-- config-defaults:begin (generated from mixin/mixin.go: go test ./alerts -update) -->\n```yaml\n"
-	configEnd   = "```\n<!-- config-defaults:end -->"
-)
-
-// README.md shows the generator config's defaults as they are.
-func TestREADMEConfigDefaultsAreCurrent(t *testing.T) {
-	data, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	readme := string(data)
-	i, j := strings.Index(readme, configBegin), strings.Index(readme, configEnd)
-	if i < 0 || j < i {
-		t.Fatalf("alerts/README.md lacks the markers %q ... %q", configBegin, configEnd)
-	}
-	want := string(mixin.Default().YAML())
-	if readme[i+len(configBegin):j] == want {
-		return
-	}
-	if *update {
-		if err := os.WriteFile("README.md", []byte(readme[:i+len(configBegin)]+want+readme[j:]), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatal("alerts/README.md's config defaults differ from mixin.Default(); run: go test ./alerts -update")
 }

@@ -1,13 +1,15 @@
-// Package dashboards generates the Grafana dashboard that ships in this
-// folder from the verdict taxonomy: the classes' value mappings and colours,
+// Package dashboards generates the Grafana dashboard that ships in the
+// top-level dashboards/ folder from the verdict taxonomy: the classes' value mappings and colours,
 // the reasons' meanings and the panels' descriptions all come from package
 // verdict, so the dashboard never disagrees with the exporter; its job
 // selectors come from the generator config (package mixin), which the alert
 // rules read too.
 //
-// Regenerate after changing the taxonomy or this package:
+// The one generator, mixin/cmd/generate, writes it to the top-level
+// dashboards/ (the design card's name); regenerate after changing the
+// taxonomy or this package:
 //
-//	go test ./dashboards -update
+//	go run ./mixin/cmd/generate
 package dashboards
 
 import (
@@ -20,7 +22,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// File is the generated dashboard, relative to this folder.
+// File is the generated dashboard's name in the top-level dashboards/.
 const File = "tcp_verdict.json"
 
 // UID is the dashboard's stable Grafana UID.
@@ -256,7 +258,7 @@ func New(cfg mixin.Config) Dashboard {
 		UID:   UID,
 		Title: "TCP verdicts",
 		Description: "Why a TCP port cannot be reached and who has to fix it, from tcp_verdict_exporter. " +
-			"Generated from verdict/taxonomy.go (go test ./dashboards -update).",
+			"Generated from verdict/taxonomy.go (go run ./mixin/cmd/generate).",
 		Tags:          []string{"tcp_verdict", "blackbox"},
 		Editable:      true,
 		GraphTooltip:  1,
@@ -500,7 +502,7 @@ func (g builder) lastHop() Panel {
 
 func activeAlerts() Panel {
 	return Panel{Type: "table", Title: "Firing alerts and their team",
-		Description: "The shipped alert rules (alerts/tcp_verdict.rules.yml) that fire now, with the `team` label Alertmanager routes on. " +
+		Description: "The shipped alert rules (mixin/alerts/tcp_verdict.rules.yml) that fire now, with the `team` label Alertmanager routes on. " +
 			"A verdict alert fires once its class has lasted its `for:`; connected targets never alert.",
 		Targets:     []Target{{Expr: `ALERTS{alertname=~"TCPVerdict.*",alertstate="firing"}`, Instant: true, Format: "table"}},
 		FieldConfig: &FieldConfig{Defaults: map[string]any{"custom": map[string]any{"filterable": true}}, Overrides: []Override{}},

@@ -3,9 +3,7 @@ package dashboards
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -15,27 +13,6 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/mixin"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
-
-// jsonPath is the generated dashboard, kept at the top-level dashboards/.
-const jsonPath = "../../dashboards/" + File
-
-var update = flag.Bool("update", false, "rewrite dashboards/"+File+" from the taxonomy")
-
-// The file in this folder is the generator's output, byte for byte.
-func TestDashboardIsCurrent(t *testing.T) {
-	want := JSON(mixin.Default())
-	got, err := os.ReadFile(jsonPath)
-	if err == nil && bytes.Equal(got, want) {
-		return
-	}
-	if *update {
-		if err := os.WriteFile(jsonPath, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatalf("dashboards/%s differs from its generator (or is missing: %v); run: go test ./dashboards -update", File, err)
-}
 
 // The file is JSON Grafana can import: unique panel ids, panels inside the
 // 24-column grid, every query with a refId and the datasource variable,

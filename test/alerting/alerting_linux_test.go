@@ -294,7 +294,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	if len(groups.Groups) != 1 || len(groups.Groups[0].Rules) != len(alerts.Rules(mixin.Default())) {
-		t.Fatalf("prometheus loaded %+v, want the %d rules of alerts/%s", groups, len(alerts.Rules(mixin.Default())), alerts.RulesFile)
+		t.Fatalf("prometheus loaded %+v, want the %d rules of mixin/alerts/%s", groups, len(alerts.Rules(mixin.Default())), alerts.RulesFile)
 	}
 
 	// Each target's verdict alert reaches its class's team.
@@ -516,7 +516,7 @@ func alertmanagerConfig(t *testing.T, webhookBase string) string {
 		{"group_interval: 5m", "group_interval: 1s"},
 	} {
 		if !strings.Contains(amConfig, r.old) {
-			t.Fatalf("alerts/%s no longer contains %q; update this test", alerts.AlertmanagerFile, r.old)
+			t.Fatalf("mixin/alerts/%s no longer contains %q; update this test", alerts.AlertmanagerFile, r.old)
 		}
 		amConfig = strings.ReplaceAll(amConfig, r.old, r.new)
 	}

@@ -1,8 +1,8 @@
 // Package alerting tests the shipped alert rules, Alertmanager routing and
 // dashboard queries end to end on loopback: the exporter built from this
 // tree probes loopback targets, the Debian `prometheus` scrapes it and
-// evaluates alerts/tcp_verdict.rules.yml, and `prometheus-alertmanager`,
-// configured from alerts/alertmanager.example.yml, routes each alert by its
+// evaluates mixin/alerts/tcp_verdict.rules.yml, and `prometheus-alertmanager`,
+// configured from mixin/alerts/alertmanager.example.yml, routes each alert by its
 // `team` label to a webhook receiver the test runs. One target is a
 // listener whose full accept queue drops SYNs, probed with a `tcp.trace`
 // module: its firewall verdict reaches the network team, and its path trace
