@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,9 +80,8 @@ func run(args []string) int {
 	serveCmd.Flag("web.max-connections", "HTTP connections held at once; when full, the one idle longest is closed. 0: derived from --probe.max-in-flight.").Default("0").IntVar(&limits.maxConns)
 	serveCmd.Flag("web.disable-debug", "Refuse /probe?debug=true with 403: its answer shows what the target sends.").Default("false").BoolVar(&limits.disableDebug)
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
-	// For tests that must resolve names without a query leaving the machine
-	// (test/alerting): not a supported feature, so hidden.
-	dnsServer := serveCmd.Flag("dns.server", "Send every DNS query to this ip:port instead of the system's resolvers (tests only).").Hidden().String()
+	dnsServer := serveCmd.Flag("dns.server", "Resolve target names through this DNS server (IP, or IP:PORT; port 53 when left out) instead of the system's resolvers: "+
+		"probe as that server's clients see the names (docs/dns.md). /etc/hosts still answers first.").PlaceHolder("IP[:PORT]").String()
 
 	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
 	checkModule := checkCmd.Flag("module", "Module to probe with.").Default(config.DefaultModuleName).String()
@@ -111,10 +111,13 @@ func run(args []string) int {
 			return 0
 		}
 		offset := time.Duration(*timeoutOffset * float64(time.Second))
-		resolver, err := testResolver(*dnsServer)
+		resolver, err := dnsResolver(*dnsServer)
 		if err != nil {
-			logger.Error("bad --dns.server", "err", err)
+			fmt.Fprintf(os.Stderr, "%s: --dns.server: %v\n", exporterName, err)
 			return 1
+		}
+		if resolver != nil {
+			logger.Info("resolving target names through --dns.server", "server", *dnsServer)
 		}
 		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver, limits)
 	case checkCmd.FullCommand():
@@ -186,15 +189,36 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	}
 }
 
-// testResolver is the resolver --dns.server asks for: Go's own, sending
-// every query to server; nil (the system's) when server is empty.
-func testResolver(server string) (*net.Resolver, error) {
-	if server == "" {
+// dnsResolver is the resolver --dns.server asks for: Go's own, sending
+// every query to the server; nil (the system's) when the flag is empty.
+func dnsResolver(flag string) (*net.Resolver, error) {
+	if flag == "" {
 		return nil, nil
 	}
-	ap, err := netip.ParseAddrPort(server)
+	server, err := parseDNSServer(flag)
 	if err != nil {
-		return nil, fmt.Errorf("%q is not ip:port: %w", server, err)
+		return nil, err
 	}
-	return prober.ServerResolver(ap), nil
+	return prober.ServerResolver(server), nil
+}
+
+// parseDNSServer reads an IP address with an optional port (53 when left
+// out). A name is refused: it could only be resolved by the resolvers the
+// flag replaces.
+func parseDNSServer(s string) (netip.AddrPort, error) {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+		if aerr != nil {
+			return netip.AddrPort{}, fmt.Errorf("%q is not an IP address with an optional port (192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)", s)
+		}
+		ap = netip.AddrPortFrom(a, 53)
+	}
+	switch a := ap.Addr(); {
+	case ap.Port() == 0:
+		return netip.AddrPort{}, fmt.Errorf("%q: port 0", s)
+	case a.IsUnspecified(), a.IsMulticast():
+		return netip.AddrPort{}, fmt.Errorf("%q: not the address of one server", s)
+	}
+	return ap, nil
 }

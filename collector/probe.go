@@ -20,7 +20,12 @@ type family struct {
 	name   string
 	help   string
 	labels []string
-	desc   *prometheus.Desc // for the registry path (debug output)
+	// desc serves Probe.Collect, the prometheus.Collector path: /probe
+	// does not take it (AppendText writes the same bytes without a
+	// registry); tests register Probe to hold AppendText to client_golang's
+	// output (TestAppendTextMatchesRegistry), and metricnames lists the
+	// emitted names through it.
+	desc *prometheus.Desc
 }
 
 func newFamily(name, help string, labels ...string) *family {
