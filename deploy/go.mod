@@ -58,7 +58,7 @@ require (
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
 )
 
-// Only for internal/testenv: the suite's skip rules (TVE_REQUIRE_ALL).
+// Only for internal/testsupport/testenv: the suite's skip rules (TVE_REQUIRE_ALL).
 require github.com/tcp-verdict/tcp_verdict_exporter v0.0.0
 
 replace github.com/tcp-verdict/tcp_verdict_exporter => ../

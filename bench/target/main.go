@@ -1,6 +1,6 @@
 // Command target is the loopback TCP target of scripts/loadtest.sh: it
 // listens on a 127.0.0.1 address, prints the address it got, accepts in a
-// loop and ends each connection as -mode says (see internal/benchtarget).
+// loop and ends each connection as -mode says (see bench/benchtarget).
 // It stops on SIGINT or SIGTERM, or by itself after -max-run.
 package main
 

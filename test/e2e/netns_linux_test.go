@@ -105,7 +105,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// The namespace helpers live in internal/netlab, shared with test/alerting;
+// The namespace helpers live in internal/testsupport/netlab, shared with test/alerting;
 // these names stay for the lab's files.
 
 func inNS(ns string, f func() error) error     { return netlab.InNS(ns, f) }
