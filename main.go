@@ -45,10 +45,10 @@ const (
 //go:embed config.yml
 var defaultConfig []byte
 
-// gcPercent is the exporter's default GOGC. Its live heap is a few MB, so
-// the default of 100 collects some twenty times a second under load; 400
-// costs about 15 MB more and spares some 5% of the CPU per probe (README,
-// Performance). The GOGC environment variable still wins.
+// gcPercent is the exporter's default GOGC. Its live heap is a few MB, so the
+// default of 100 collects some twenty times a second under load; 400 costs about
+// 15 MB more and spares some 5% of the CPU per probe (docs/performance.md, "CPU
+// per probe"). The GOGC environment variable still wins.
 const gcPercent = 400
 
 func main() {

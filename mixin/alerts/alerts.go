@@ -282,10 +282,10 @@ const (
 )
 
 // causeLine renders, in an annotation, the probe's failure cause from
-// tcp_session_failure_info (its phase and bounded cause, as README's "TLS
-// modules" table lists them), so the alert says why without the debug
-// page. It queries the series of the alert's own probe: the same job and
-// instance, and module when the alert has one; nothing when there is none.
+// tcp_session_failure_info (its phase and bounded cause, as the table of
+// docs/verdicts.md, "TLS modules", lists them), so the alert says why without
+// the debug page. It queries the series of the alert's own probe: the same job
+// and instance, and module when the alert has one; nothing when there is none.
 const causeLine = `{{ $sel := printf "job=%q,instance=%q" $labels.job $labels.instance }}` +
 	`{{ with $labels.module }}{{ $sel = printf "%s,module=%q" $sel . }}{{ end }}` +
 	`{{ range printf "tcp_session_failure_info{%s}" $sel | query }}` +
@@ -394,8 +394,8 @@ func Rules(cfg mixin.Config) []Rule {
 	return append(rules, ExporterRules(cfg)...)
 }
 
-const header = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
-	"# Do not edit by hand; alerts/README.md explains the design.\n"
+const header = "# Generated from verdict/taxonomy.go by mixin/alerts/alerts.go: go test ./mixin/alerts -update\n" +
+	"# Do not edit by hand; mixin/README.md explains the design.\n"
 
 // RulesYAML renders the rule file Prometheus loads (rule_files).
 func RulesYAML(cfg mixin.Config) []byte {
@@ -451,7 +451,7 @@ func AlertmanagerYAML() []byte {
 	return renderWith(exampleHeader, f)
 }
 
-const exampleHeader = "# Generated from verdict/taxonomy.go by alerts/alerts.go: go test ./alerts -update\n" +
+const exampleHeader = "# Generated from verdict/taxonomy.go by mixin/alerts/alerts.go: go test ./mixin/alerts -update\n" +
 	"# An example to copy and adapt: one receiver per team of the `team` label the\n" +
 	"# tcp_verdict alerts carry. Replace the webhook URLs with your own receivers.\n"
 
@@ -471,7 +471,7 @@ func renderWith(header string, v any) []byte {
 	return b.Bytes()
 }
 
-// MarkdownTable renders the rules as the table alerts/README.md shows.
+// MarkdownTable renders the rules as the table mixin/README.md shows.
 func MarkdownTable(cfg mixin.Config) string {
 	var b strings.Builder
 	b.WriteString("| alert | fires when | `for` | `severity` | `team` |\n")

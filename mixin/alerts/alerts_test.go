@@ -17,7 +17,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-var update = flag.Bool("update", false, "rewrite the generated files in alerts/ from the taxonomy")
+var update = flag.Bool("update", false, "rewrite the generated files in mixin/alerts/ and the tables of mixin/README.md from the taxonomy")
 
 var generated = map[string]func() []byte{
 	RulesFile:        func() []byte { return RulesYAML(mixin.Default()) },
@@ -39,37 +39,40 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 			}
 			continue
 		}
-		t.Errorf("alerts/%s differs from its generator (or is missing: %v); run: go test ./alerts -update", name, err)
+		t.Errorf("mixin/alerts/%s differs from its generator (or is missing: %v); run: go test ./mixin/alerts -update", name, err)
 	}
 }
 
 const (
-	tableBegin = "<!-- alerts-table:begin (generated from alerts/alerts.go: go test ./alerts -update) -->\n"
+	tableBegin = "<!-- alerts-table:begin (generated from mixin/alerts/alerts.go: go test ./mixin/alerts -update) -->\n"
 	tableEnd   = "<!-- alerts-table:end -->"
 )
 
-// README.md's table of alerts is the rules', word for word.
+// readmePath is mixin/README.md, beside the mixin: its tables are generated.
+const readmePath = "../README.md"
+
+// mixin/README.md's table of alerts is the rules', word for word.
 func TestREADMETableIsCurrent(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
 	i, j := strings.Index(readme, tableBegin), strings.Index(readme, tableEnd)
 	if i < 0 || j < i {
-		t.Fatalf("alerts/README.md lacks the table markers %q ... %q", tableBegin, tableEnd)
+		t.Fatalf("mixin/README.md lacks the table markers %q ... %q", tableBegin, tableEnd)
 	}
 	want := MarkdownTable(mixin.Default())
 	if readme[i+len(tableBegin):j] == want {
 		return
 	}
 	if *update {
-		if err := os.WriteFile("README.md", []byte(readme[:i+len(tableBegin)]+want+readme[j:]), 0o644); err != nil {
+		if err := os.WriteFile(readmePath, []byte(readme[:i+len(tableBegin)]+want+readme[j:]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Fatal("alerts/README.md's table differs from the rules; run: go test ./alerts -update")
+	t.Fatal("mixin/README.md's table differs from the rules; run: go test ./mixin/alerts -update")
 }
 
 // One alert per class somebody has to fix, with that class's team; none
@@ -283,30 +286,30 @@ runbook_url: https://runbooks.example/%s
 }
 
 const (
-	configBegin = "<!-- config-defaults:begin (generated from mixin/mixin.go: go test ./alerts -update) -->\n```yaml\n"
+	configBegin = "<!-- config-defaults:begin (generated from mixin/mixin.go: go test ./mixin/alerts -update) -->\n```yaml\n"
 	configEnd   = "```\n<!-- config-defaults:end -->"
 )
 
-// README.md shows the generator config's defaults as they are.
+// mixin/README.md shows the generator config's defaults as they are.
 func TestREADMEConfigDefaultsAreCurrent(t *testing.T) {
-	data, err := os.ReadFile("README.md")
+	data, err := os.ReadFile(readmePath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	readme := string(data)
 	i, j := strings.Index(readme, configBegin), strings.Index(readme, configEnd)
 	if i < 0 || j < i {
-		t.Fatalf("alerts/README.md lacks the markers %q ... %q", configBegin, configEnd)
+		t.Fatalf("mixin/README.md lacks the markers %q ... %q", configBegin, configEnd)
 	}
 	want := string(mixin.Default().YAML())
 	if readme[i+len(configBegin):j] == want {
 		return
 	}
 	if *update {
-		if err := os.WriteFile("README.md", []byte(readme[:i+len(configBegin)]+want+readme[j:]), 0o644); err != nil {
+		if err := os.WriteFile(readmePath, []byte(readme[:i+len(configBegin)]+want+readme[j:]), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	t.Fatal("alerts/README.md's config defaults differ from mixin.Default(); run: go test ./alerts -update")
+	t.Fatal("mixin/README.md's config defaults differ from mixin.Default(); run: go test ./mixin/alerts -update")
 }

@@ -34,7 +34,7 @@ func TestDashboardIsCurrent(t *testing.T) {
 		}
 		return
 	}
-	t.Fatalf("dashboards/%s differs from its generator (or is missing: %v); run: go test ./dashboards -update", File, err)
+	t.Fatalf("dashboards/%s differs from its generator (or is missing: %v); run: go test ./mixin/dashboards -update", File, err)
 }
 
 // The file is JSON Grafana can import: unique panel ids, panels inside the

@@ -1,10 +1,9 @@
-// Command generate writes the alerting rules, their promtool unit tests,
-// the example Alertmanager routing and the Grafana dashboard for a
-// generator config (alerts/README.md, "Adapting the rules and the
-// dashboard"); without --config it writes the files committed in alerts/
-// and dashboards/.
+// Command generate writes the alerting rules, their promtool unit tests, the
+// example Alertmanager routing and the Grafana dashboard for a generator config
+// (mixin/README.md, "Adapting the rules and the dashboard"); without --config it
+// writes the files committed in mixin/alerts/ and dashboards/.
 //
-//	go run ./alerts/cmd/generate --config my.yml --out out/
+//	go run ./mixin/cmd/generate --config my.yml --out out/
 package main
 
 import (
