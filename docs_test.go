@@ -75,6 +75,43 @@ func TestCodeCitations(t *testing.T) {
 	t.Logf("%d citations in %d files", cited, len(files))
 }
 
+// TestREADMEIsAFrontPage keeps README.md short, and its "Where to go next"
+// list complete: it links every page of docs/.
+func TestREADMEIsAFrontPage(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(data)
+	if n := strings.Count(readme, "\n"); n > maxREADMELines {
+		t.Errorf("README.md has %d lines, more than %d: move reference text to a page of docs/", n, maxREADMELines)
+	}
+	_, next, ok := strings.Cut(readme, "\n## Where to go next\n")
+	if !ok {
+		t.Fatal(`README.md has no "Where to go next" section`)
+	}
+	if i := strings.Index(next, "\n## "); i >= 0 {
+		next = next[:i]
+	}
+	linked := map[string]bool{}
+	for _, target := range markdownLinks(next) {
+		file, _, _ := strings.Cut(target, "#")
+		linked[path.Clean(file)] = true
+	}
+	pages, err := filepath.Glob("docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no pages in docs/ (%v)", err)
+	}
+	for _, page := range pages {
+		if !linked[filepath.ToSlash(page)] {
+			t.Errorf(`README.md's "Where to go next" does not link %s`, page)
+		}
+	}
+}
+
+// maxREADMELines is the front page's budget (issue 14).
+const maxREADMELines = 300
+
 func TestCheckerCatchesMistakes(t *testing.T) {
 	fsys := fstestFS{
 		"README.md": "# Title\n\n## The verdicts\n\n## Scrape config\n\n```\n## Not a heading\n```\n\n## Twice\n\n## Twice\n" +
