@@ -1,7 +1,7 @@
 # The image is one static binary on an empty base, so it builds offline:
 # scripts/image.sh compiles the binary and stages it, with the host's CA
 # bundle and a passwd/group naming the non-root user, in .build/OS-ARCH/
-# (README, Container image). Build it with that script, not by hand.
+# (README.md, "Container image"). Build it with that script, not by hand.
 FROM scratch
 ARG OS=linux
 ARG ARCH=amd64

@@ -46,10 +46,10 @@ const (
 //go:embed config.yml
 var defaultConfig []byte
 
-// gcPercent is the exporter's default GOGC. Its live heap is a few MB, so
-// the default of 100 collects some twenty times a second under load; 400
-// costs about 15 MB more and spares some 5% of the CPU per probe (README,
-// Performance). The GOGC environment variable still wins.
+// gcPercent is the exporter's default GOGC. Its live heap is a few MB, so the
+// default of 100 collects some twenty times a second under load; 400 costs about
+// 15 MB more and spares some 5% of the CPU per probe (docs/performance.md, "CPU
+// per probe"). The GOGC environment variable still wins.
 const gcPercent = 400
 
 func main() {
@@ -81,7 +81,7 @@ func run(args []string) int {
 	serveCmd.Flag("web.disable-debug", "Refuse /probe?debug=true with 403: its answer shows what the target sends.").Default("false").BoolVar(&limits.disableDebug)
 	webFlags := kingpinflag.AddFlags(serveCmd, defaultListen)
 	dnsServer := serveCmd.Flag("dns.server", "Resolve target names through this DNS server (IP, or IP:PORT; port 53 when left out) instead of the system's resolvers: "+
-		"probe as that server's clients see the names (docs/dns.md). /etc/hosts still answers first.").PlaceHolder("IP[:PORT]").String()
+		"probe as that server's clients see the names (docs/configuration.md). /etc/hosts still answers first.").PlaceHolder("IP[:PORT]").String()
 
 	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
 	checkModule := checkCmd.Flag("module", "Module to probe with.").Default(config.DefaultModuleName).String()

@@ -12,17 +12,17 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 )
 
-// limitFlags are the serve command's load-limit flags (README, "Running it
-// safely"); 0 means derived (handler.DeriveLimits).
+// limitFlags are the serve command's load-limit flags (docs/security.md, "Load
+// limits, HTTP hardening and debug"); 0 means derived (handler.DeriveLimits).
 type limitFlags struct {
 	maxInFlight, traceSockets, maxConns int
 	disableDebug                        bool
 }
 
-// HTTP timeouts (README, "Running it safely"). Read and write timeouts
-// bound every endpoint but /probe, whose handler moves its connection's
-// deadlines to its probe's timeout (handler.extendDeadlines): a module may
-// set any timeout, and a reload may change it.
+// HTTP timeouts (docs/security.md, "Load limits, HTTP hardening and debug").
+// Read and write timeouts bound every endpoint but /probe, whose handler moves
+// its connection's deadlines to its probe's timeout (handler.extendDeadlines): a
+// module may set any timeout, and a reload may change it.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readWriteTimeout  = 30 * time.Second

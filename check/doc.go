@@ -90,9 +90,10 @@
 //	0    every target connected and met every expectation
 //	2    bad input: no target, no port, unknown module, unreadable or invalid
 //	     config, bad --timeout or --output; a one-line error on stderr, no probe runs.
-//	     Also when the config's target policy refuses a target (README, "Target
-//	     policy"): that target is not dialled, its refusal goes to stderr, the
-//	     other targets are probed, and 2 wins over their codes
+//	     Also when the config's target policy refuses a target
+//	     (docs/security.md, "Target policy"): that target is not dialled,
+//	     its refusal goes to stderr, the other targets are probed, and 2
+//	     wins over their codes
 //	3    connected, but an expectation failed (query_response, TLS)
 //	4    closed_by_peer
 //	5    refused

@@ -6,9 +6,10 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 )
 
-// RegisterLimits exposes the exporter's load limits and how much of them is
-// in use (README, "Running it safely"): the probe slots, the path traces'
-// socket budget and the HTTP connections. A nil budget is not exposed.
+// RegisterLimits exposes the exporter's load limits and how much of them is in
+// use (docs/security.md, "Load limits, HTTP hardening and debug"): the probe
+// slots, the path traces' socket budget and the HTTP connections. A nil budget
+// is not exposed.
 func RegisterLimits(reg prometheus.Registerer, slots, traceSockets, conns *budget.Budget) {
 	for _, b := range []struct {
 		b          *budget.Budget

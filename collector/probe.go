@@ -160,7 +160,7 @@ func (c Probe) Collect(ch chan<- prometheus.Metric) {
 // addrHash matches blackbox_exporter's probe_ip_addr_hash: FNV-32a of the
 // address's bytes, an IPv4 address (also one written IPv4-mapped,
 // ::ffff:a.b.c.d) in its 4 bytes, IPv6 in its 16, however it was found;
-// 0 when nothing was resolved (README, "Metrics").
+// 0 when nothing was resolved (docs/metrics.md, "probe_ip_addr_hash").
 func addrHash(r *prober.Result) float64 {
 	if !r.Addr.IsValid() {
 		return 0

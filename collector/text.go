@@ -25,7 +25,7 @@ var (
 // AppendText writes a probe's metrics in the Prometheus text format, byte
 // for byte what a registry would serve. /probe uses it instead of a registry
 // per request: a registry's gather and gzip cost more CPU than the probe
-// itself (see README's performance section).
+// itself (docs/performance.md, "CPU per probe").
 func AppendText(b *bytes.Buffer, r *prober.Result) {
 	ss := sampleSlices.Get().(*[]sample)
 	*ss = appendSamples((*ss)[:0], r)
@@ -36,7 +36,7 @@ func AppendText(b *bytes.Buffer, r *prober.Result) {
 
 // sampleSlices recycles AppendText's sample lists: when a burst of probes
 // ends together, a list per probe is garbage that no collection has yet
-// reclaimed (README, "Running it safely", burst benchmark).
+// reclaimed (docs/performance.md, "A burst of probes in flight").
 var sampleSlices = sync.Pool{New: func() any { s := make([]sample, 0, 32); return &s }}
 
 func appendText(b *bytes.Buffer, samples []sample) {

@@ -68,7 +68,7 @@ const (
 
 // Config is a parsed, validated module file.
 type Config struct {
-	// TargetPolicy limits the addresses every module may dial (README,
+	// TargetPolicy limits the addresses every module may dial (docs/security.md,
 	// "Target policy"); a module's own can only narrow it.
 	TargetPolicy TargetPolicy      `yaml:"target_policy"`
 	Modules      map[string]Module `yaml:"modules"`

@@ -6,7 +6,7 @@ import "github.com/tcp-verdict/tcp_verdict_exporter/policy"
 // the link-local ranges, where cloud metadata services answer
 // (169.254.169.254, and AWS's fd00:ec2::254). Loopback and private
 // networks stay allowed, so that a newcomer's first probe of 127.0.0.1
-// works; README ("Target policy") recommends a policy for an exposed
+// works; docs/security.md, "Target policy", recommends a policy for an exposed
 // exporter. Write deny: [] to refuse nothing.
 var DefaultTargetDeny = []string{"169.254.0.0/16", "fe80::/10", "fd00:ec2::254"}
 

@@ -67,7 +67,7 @@ func TestTargetPolicyDefaults(t *testing.T) {
 		})
 	}
 	if len(DefaultTargetDeny) != 3 {
-		t.Errorf("DefaultTargetDeny changed: update README (Target policy) and this test")
+		t.Errorf("DefaultTargetDeny changed: update the Target policy section of docs/security.md and this test")
 	}
 }
 

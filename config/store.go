@@ -49,7 +49,7 @@ func (s *Store) Reload(logger *slog.Logger) error {
 func (s *Store) LogLoaded(logger *slog.Logger) {
 	c := s.Get()
 	// The policy in effect, defaults included, so that an operator sees
-	// what an exposed exporter may dial (README, "Target policy").
+	// what an exposed exporter may dial (docs/security.md, "Target policy").
 	logger.Info("loaded config", "config", s.Source(), "modules", c.ModuleNames(),
 		"target_policy_allow", c.TargetPolicy.Allow, "target_policy_deny", c.TargetPolicy.Deny)
 	for _, w := range c.Warnings {

@@ -9,14 +9,14 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 )
 
-// ConnLimit bounds the HTTP connections the exporter holds, so that idle
-// or silent clients cannot take the descriptors probes need (README,
-// "Running it safely"). When every connection is taken, a new one is let
-// in by closing the connection idle longest: a keep-alive connection
-// between requests, or one that has sent nothing for newGrace. Only
+// ConnLimit bounds the HTTP connections the exporter holds, so that idle or
+// silent clients cannot take the descriptors probes need (docs/security.md,
+// "Load limits, HTTP hardening and debug"). When every connection is taken, a
+// new one is let in by closing the connection idle longest: a keep-alive
+// connection between requests, or one that has sent nothing for newGrace. Only
 // connections busy with a request are never closed; as probes are bounded
-// (Probe.Slots) and every other request is short, one frees soon, and
-// /metrics and /-/healthy get through behind a flood of /probe.
+// (Probe.Slots) and every other request is short, one frees soon, and /metrics
+// and /-/healthy get through behind a flood of /probe.
 type ConnLimit struct {
 	conns *budget.Budget
 	freed chan struct{} // a token when a connection closes

@@ -7,8 +7,8 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 )
 
-// Descriptor accounting behind the default limits (README, "Running it
-// safely"). With RLIMIT_NOFILE = L:
+// Descriptor accounting behind the default limits (docs/security.md, "Load
+// limits, HTTP hardening and debug"). With RLIMIT_NOFILE = L:
 //
 //	L = reservedFiles + trace sockets + draining sessions + HTTP connections + probe sockets
 //

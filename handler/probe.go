@@ -55,7 +55,7 @@ func badRequest(w http.ResponseWriter, reason string) {
 // ServeHTTP keeps the frames under a running probe small: the probe parks
 // in the poller for up to its timeout with them on its goroutine's stack,
 // and a stack beyond 8 KB doubles to 16 KB for every probe in flight
-// (README, "Running it safely", burst benchmark). So the request lives in
+// (docs/performance.md, "A burst of probes in flight"). So the request lives in
 // a pooled probeRequest, the probe gets pointers (prober.ProbeTo), and the
 // parsing before and the answer after run in frames of their own. The
 // Result is the exception: this frame holds it, for the parked probe's
@@ -251,7 +251,7 @@ func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error)
 
 // scrapeBudget is the probe's share of a scrape timeout: the timeout less
 // the offset, but never less than half of it, so that a scrape timeout at
-// or below the offset still gets an answer in time (README, "Configuration").
+// or below the offset still gets an answer in time (docs/configuration.md, "The probe's deadline").
 // It grows with the scrape timeout, with no jump where the two rules meet.
 func scrapeBudget(scrape, offset time.Duration) time.Duration {
 	return max(scrape-offset, scrape/2)
@@ -305,7 +305,7 @@ func writeDebug(w http.ResponseWriter, module string, r *prober.Result) {
 	w.Write(out) //nolint:errcheck // the client left; nothing to tell
 }
 
-// maxDebugBytes bounds a debug answer (README, "Running it safely").
+// maxDebugBytes bounds a debug answer (docs/security.md, "Load limits, HTTP hardening and debug").
 const maxDebugBytes = 64 << 10
 
 var debugCut = fmt.Sprintf("\n[debug output cut at %d bytes]\n", maxDebugBytes)

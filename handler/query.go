@@ -14,7 +14,7 @@ type probeQuery struct {
 // the first value of each wins, and a pair url.ParseQuery skips (a
 // semicolon, a bad escape) is skipped. It builds no map: in a burst no
 // collection runs before the probes end, so every request's garbage is
-// resident until then (README, "Running it safely", burst benchmark). A
+// resident until then (docs/performance.md, "A burst of probes in flight"). A
 // query of more than maxFastPairs pairs goes to url.ParseQuery itself, and
 // with it its limit on the number of pairs.
 func parseProbeQuery(raw string) probeQuery {

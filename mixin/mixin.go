@@ -74,14 +74,14 @@ var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScr
 // ExpectationFailed is the alert for a target that is connected but whose
 // probe failed anyway: an expectation of the module's query_response was
 // not met, or the TLS handshake failed. It waits and pages like the class
-// closed_by_peer (mixin/alerts/README.md, "Connected, but the probe failed",
+// closed_by_peer (mixin/README.md, "Connected, but the probe failed",
 // says why).
 const ExpectationFailed = "TCPVerdictExpectationFailed"
 
 // PathBlocked is the alert for a target that is connected from some
 // vantages and fails from others with a class of PathClasses: the service is
-// up, so the fault is on the path from the failing vantage (README.md,
-// "Vantages").
+// up, so the fault is on the path from the failing vantage (docs/vantages.md,
+// "Alerts across vantages").
 const PathBlocked = "TCPVerdictPathBlocked"
 
 // PathClasses are the failing classes that a middlebox on one vantage's path
@@ -146,7 +146,7 @@ type Config struct {
 }
 
 // Default is the configuration of the committed files. The selectors match
-// README's scrape config (job tcp_verdict, and tcp_verdict_<anything> for
+// (README.md, "Scrape config") (job tcp_verdict, and tcp_verdict_<anything> for
 // more probe jobs; job tcp_verdict_exporter for /metrics). A target's
 // verdict waits 2m (a few probes at the usual 15–30 s scrape interval, so
 // one lost SYN or a service restart does not page) and pages; the

@@ -1,5 +1,5 @@
 // Package policy decides which addresses a probe may dial: the target
-// policy (README, "Target policy"). It is a pure matcher with no I/O, so
+// policy (docs/security.md, "Target policy"). It is a pure matcher with no I/O, so
 // that config can validate a file with it and the prober can ask it about
 // every address it is about to dial.
 package policy

@@ -36,7 +36,7 @@ var (
 // the peer still sends until its FIN (or drainTime), and only then closes.
 // A peer that keeps sending past drainTime may still get a RST: the kernel
 // resets data arriving for a closed socket (docs/kernel-evidence.md,
-// "Other host facts"; README, "Polite probes").
+// "Other host facts"; docs/verdicts.md, "Polite probes").
 func closePolitely(c net.Conn) {
 	cw, ok := c.(interface{ CloseWrite() error })
 	if !ok || cw.CloseWrite() != nil {

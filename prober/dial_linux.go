@@ -111,7 +111,7 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 // selfConnectedFile reports whether f connected to itself, and then arms
 // it to close with an abort: nobody else is on this connection, and a
 // TIME_WAIT would keep a service from binding the target's port for a
-// minute (README, "No self-connect").
+// minute (docs/verdicts.md, "No self-connect").
 func selfConnectedFile(f *os.File, dst netip.AddrPort) bool {
 	rc, err := f.SyscallConn()
 	if err != nil {

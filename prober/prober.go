@@ -72,7 +72,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 // ProbeTo is Probe writing its Result to res. Everything goes by pointer:
 // a probe parks in the poller for up to its timeout with this call chain on
 // its goroutine's stack, and a stack beyond 8 KB doubles to 16 KB for every
-// probe in flight (README, "Running it safely", burst benchmark).
+// probe in flight (docs/performance.md, "A burst of probes in flight").
 func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options, res *Result) {
 	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget}
 	p.res.Target = target

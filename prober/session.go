@@ -24,7 +24,7 @@ const (
 	maxLineRead = 4096 // longest line a query_response expect reads
 	// MaxReceivedTranscript bounds the bytes of the peer's data the
 	// transcript shows during the hold: a peer that streams must not grow a
-	// debug answer without end (README, "Running it safely").
+	// debug answer without end (docs/security.md, "Load limits, HTTP hardening and debug").
 	MaxReceivedTranscript = 32 << 10
 )
 

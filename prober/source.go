@@ -11,7 +11,7 @@ import (
 // ownAddrs caches this host's own addresses for source_ip_address: a
 // source the host does not own must never send a SYN, whatever
 // net.ipv4.ip_nonlocal_bind and net.ipv6.ip_nonlocal_bind let bind() do
-// (README, "Source address").
+// (docs/verdicts.md, "Source address").
 var ownAddrs = &addrCache{ttl: time.Second}
 
 // addrCache is the set of addresses of this network namespace's interfaces,

@@ -15,14 +15,14 @@ import (
 )
 
 // traceRoute is an unprivileged TCP traceroute (Linux ≥ 5.8; see
-// docs/kernel-evidence.md, "Unprivileged TCP traceroute"): one non-blocking TCP socket per TTL from 1 to maxHops,
-// each with its ICMP error queue armed and its TTL (hop limit) set, sends
-// its SYN with connect(), all at once. A router whose TTL runs out answers
-// with ICMP time-exceeded, a hop that rejects with its unreachable or
-// prohibited message, the target with SYN-ACK or RST; the error queue names
-// the sender. It waits up to wait (and no longer than ctx), or until a hop
-// ends the path and every TTL below it has answered, then closes every
-// socket and returns the hops up to the one that ended the path.
+// docs/kernel-evidence.md, "Unprivileged TCP traceroute (Linux ≥ 5.8)"): one
+// non-blocking TCP socket per TTL from 1 to maxHops, each with its ICMP error
+// queue armed and its TTL (hop limit) set, sends its SYN with connect(), all at
+// once. A router whose TTL runs out answers with ICMP time-exceeded, a hop that
+// rejects with its unreachable or prohibited message, the target with SYN-ACK or
+// RST; the error queue names the sender. It waits up to wait (and no longer than
+// ctx), or until a hop ends the path and every TTL below it has answered, then
+// closes every socket and returns the hops up to the one that ended the path.
 //
 // The sockets are watched through the runtime's poller, one goroutine each;
 // the work is bounded by maxHops (at most config.MaxTraceHops) and wait.
@@ -183,10 +183,10 @@ const (
 // inspect reads what the socket has heard; it reports false while its SYN
 // is still unanswered.
 func (s *traceSocket) inspect(fd int, h *Hop) bool {
-	// The state first: one that has left SYN_SENT without an error has
-	// completed the handshake. Then SO_ERROR, before the queue, whose
-	// reading clears the pending error (docs/kernel-evidence.md, "The ICMP
-	// error queue").
+	// The state first: one that has left SYN_SENT without an error has completed
+	// the handshake. Then SO_ERROR, before the queue, whose reading clears the
+	// pending error (docs/kernel-evidence.md, "The ICMP error queue (IP_RECVERR,
+	// IPV6_RECVERR)").
 	state := uint8(tcpSynSent)
 	if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil {
 		state = info.State

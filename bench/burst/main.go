@@ -1,11 +1,10 @@
 //go:build linux
 
-// Command burst measures a burst of N concurrent probes of a silently
-// dropped target beside its baseline in the same run (issue 9,
-// "Performance"; README, "Running it safely"): a bare net/http server whose
-// handler sleeps as long as the probe's timeout. For each N it reports the
-// p50/p99/max latency and the peak RSS (VmHWM) of each server, and their
-// ratios.
+// Command burst measures a burst of N concurrent probes of a silently dropped
+// target beside its baseline in the same run (issue 9; docs/performance.md, "A
+// burst of probes in flight"): a bare net/http server whose handler sleeps as
+// long as the probe's timeout. For each N it reports the p50/p99/max latency and
+// the peak RSS (VmHWM) of each server, and their ratios.
 //
 // It builds its own network: a namespace holding the exporter, the
 // baseline and the load generator, joined by a veth pair to a namespace

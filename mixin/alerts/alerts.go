@@ -399,7 +399,7 @@ func Rules(cfg mixin.Config) []Rule {
 const generatedBy = "# Generated from verdict/taxonomy.go by mixin/alerts/alerts.go: go run ./mixin/cmd/generate\n"
 
 const header = generatedBy +
-	"# Do not edit by hand; mixin/alerts/README.md explains the design.\n"
+	"# Do not edit by hand; mixin/README.md explains the design.\n"
 
 // RulesYAML renders the rule file Prometheus loads (rule_files).
 func RulesYAML(cfg mixin.Config) []byte {
@@ -475,7 +475,7 @@ func renderWith(header string, v any) []byte {
 	return b.Bytes()
 }
 
-// MarkdownTable renders the rules as the table the mixin's README shows.
+// MarkdownTable renders the rules as the table mixin/README.md shows.
 func MarkdownTable(cfg mixin.Config) string {
 	var b strings.Builder
 	b.WriteString("| alert | fires when | `for` | `severity` | `team` |\n")

@@ -31,12 +31,12 @@ const UID = "tcp-verdict"
 // builder makes the panels of one config.
 type builder struct {
 	cfg mixin.Config
-	// The config's selectors and the template variables. Probe panels
-	// filter by all four; a probe series has a module label when the
-	// scrape config copies __param_module into it (README's scrape config
-	// does), a vantage label when the scrape config or the probing
-	// Prometheus's external_labels give it one (README, "Vantages"), and
-	// `.*` also matches a missing label.
+	// The config's selectors and the template variables. Probe panels filter by
+	// all four; a probe series has a module label when the scrape config copies
+	// __param_module into it (as README.md, "Scrape config", does), a vantage
+	// label when the scrape config or the probing Prometheus's external_labels
+	// give it one (docs/vantages.md, "Vantages: probing from several places"),
+	// and `.*` also matches a missing label.
 	probeSel, exporterSel string
 }
 
@@ -373,7 +373,7 @@ func (g builder) targetsByVerdict() Panel {
 
 func (g builder) verdictTimeline() Panel {
 	return Panel{Type: "state-timeline", Title: "Verdict per target and vantage",
-		Description: "The verdict of every probe of each target over time, one row per target and vantage (README, \"Vantages\"): which sites, since when. A gap means no probe answered (see Exporter health).\n\n" + classList(),
+		Description: "The verdict of every probe of each target over time, one row per target and vantage (docs/vantages.md): which sites, since when. A gap means no probe answered (see Exporter health).\n\n" + classList(),
 		Targets:     []Target{{Expr: g.classIndexExpr(), LegendFormat: "{{instance}} {{vantage}}", Range: true}},
 		FieldConfig: &FieldConfig{
 			Defaults: map[string]any{

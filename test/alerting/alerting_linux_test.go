@@ -243,7 +243,7 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	writeFile(t, rulesFile, rules)
 	promAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	promFile := filepath.Join(dir, "prometheus.yml")
-	// README's scrape config: one probe job per module.
+	// The scrape config of README.md, "Scrape config": one probe job per module.
 	probeJob := func(job, module string, targets ...string) string {
 		return fmt.Sprintf(`  - job_name: %s
     metrics_path: /probe

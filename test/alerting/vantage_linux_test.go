@@ -86,11 +86,11 @@ func hashmod(value string, modulus uint64) uint64 {
 	return binary.BigEndian.Uint64(sum[8:]) % modulus
 }
 
-// shardConfig is the Prometheus config of one shard: README's scrape
-// config for two vantages (a static group per exporter, labelled with its
-// vantage), keeping the targets whose hashmod is the shard's, so each
-// target is probed from both vantages by the same shard; the exporters'
-// own /metrics are sharded by their address.
+// shardConfig is the Prometheus config of one shard: the scrape config of
+// docs/vantages.md, "Vantages: probing from several places", for two vantages (a
+// static group per exporter, labelled with its vantage), keeping the targets
+// whose hashmod is the shard's, so each target is probed from both vantages by
+// the same shard; the exporters' own /metrics are sharded by their address.
 func shardConfig(shard int, targets []string) string {
 	return fmt.Sprintf(`global:
   scrape_interval: 1s

@@ -156,7 +156,7 @@ func (e *exporter) probe(target, module string) probeResult {
 }
 
 // debugProbe asks the same with debug=true: the telnet transcript and the
-// evidence, for failure messages and the README table.
+// evidence, for failure messages and the verdict table (README.md, "The verdicts").
 func (e *exporter) debugProbe(target, module string) string {
 	body, err := e.fetchProbe(target, module, true)
 	if err != nil {

@@ -29,8 +29,9 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// The load tests (README, "Running it safely"): each attack of issue 9
-// against an exporter in the client namespace, shown failing.
+// The load tests (docs/security.md, "Load limits, HTTP hardening and debug"):
+// each attack of issue 9 against an exporter in the client namespace, shown
+// failing.
 
 // smallNofile is the RLIMIT_NOFILE of the load tests' exporters. The
 // exporter derives from it 41 probe slots, 56 trace sockets and 57 HTTP

@@ -23,7 +23,7 @@ import (
 // connect() syscall, while it holds the socket lock, and the kernel then
 // keeps the ICMP only as a soft error (TcpExtLockDroppedIcmps). A packet
 // that crosses this link leaves the kernel and comes back later, as on any
-// real link (docs/kernel-evidence.md, "The socket-lock ICMP race").
+// real link (docs/kernel-evidence.md, "The socket-lock ICMP race, and the lab's TUN wire").
 //
 // Each direction has a reader and a writer, each on its own OS thread with
 // real-time priority where the kernel allows it, timing packets with

@@ -89,7 +89,7 @@ var scenarios = []scenario{
 	{name: "reject-port-unreachable-at-server", target: at(theTarget, portRejectSrv), fast: true,
 		class: verdict.Firewall, reason: verdict.PortUnreach, responder: theTarget},
 	// Indistinguishable from a closed port: the RST carries the target's
-	// address (README: ambiguities).
+	// address (README.md, "The verdicts").
 	{name: "reject-tcp-reset-at-r2", target: at(theTarget, portResetR2), fast: true,
 		class: verdict.Refused, reason: verdict.ConnRefused, responder: theTarget},
 	{name: "drop-in-client-output", target: at(theTarget, portLocalDrop),

@@ -30,7 +30,7 @@ import (
 // runFlags are the podman flags this test runs the image with. runc,
 // because crun is not what Debian's podman needs here; explicit ulimits,
 // because podman's default (nofile 1048576) is above what some hosts let
-// even root set (README, Container image).
+// even root set (README.md, "Container image").
 var runFlags = []string{"--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"}
 
 // sizeNote is how scripts/image.sh's last message gives the size: buildah's

@@ -31,7 +31,8 @@ import (
 
 var update = flag.Bool("update", false, "rewrite docs/status-page.png with this run's screenshot")
 
-// screenshot is the committed copy of the page, shown in README.
+// screenshot is the committed copy of the page, shown in docs/configuration.md,
+// "Status page", and README.md.
 const screenshot = "../../docs/status-page.png"
 
 // The browser window: wide enough for the recent-probes table, tall
@@ -141,11 +142,11 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 }
 
-// chromium runs headless Chromium once on url, offline but for loopback:
-// no background, sync, component or QUIC traffic, and every name resolves
-// to nothing but the exporter's 127.0.0.1 (the rule maps IP literals too). It returns standard output. Chromium's helper
-// processes share its process group, which is killed by its ID on the way
-// out.
+// chromium runs headless Chromium once on url, offline but for loopback: no
+// background, sync, component or QUIC traffic, and every name resolves to
+// nothing but the exporter's 127.0.0.1 (the rule maps IP literals too). It
+// returns standard output. Chromium's helper processes share its process group,
+// which is killed by its ID on the way out.
 func chromium(ctx context.Context, t *testing.T, args ...string) string {
 	t.Helper()
 	home := t.TempDir()

@@ -20,7 +20,7 @@ func TestInPromQL(t *testing.T) {
 	}
 }
 
-// The collectors emit the metrics README documents.
+// The collectors emit the metrics docs/metrics.md documents.
 func TestEmitted(t *testing.T) {
 	all, err := All()
 	if err != nil {

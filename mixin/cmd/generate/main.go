@@ -1,7 +1,6 @@
 // Command generate is the one writer of the mixin's generated files: the
 // alerting rules, their promtool unit tests, the example Alertmanager
-// routing, the Grafana dashboard, and the generated tables of the mixin's
-// README. Run without flags, from anywhere in the repository, it rewrites
+// routing, the Grafana dashboard, and the generated tables of mixin/README.md. Run without flags, from anywhere in the repository, it rewrites
 // the committed files from the taxonomy and the generator config's
 // defaults:
 //
@@ -9,7 +8,7 @@
 //
 // With --out it writes the rules, tests, Alertmanager example and dashboard
 // for a generator config of your own into one directory instead
-// (mixin/alerts/README.md, "Adapting the rules and the dashboard"):
+// (mixin/README.md, "Adapting the rules and the dashboard"):
 //
 //	go run ./mixin/cmd/generate --config my.yml --out out/
 //
@@ -46,7 +45,7 @@ const (
 	alertsDir = "mixin/alerts"
 	dashDir   = "dashboards"
 	// ReadmeFile holds the generated tables (Sections).
-	ReadmeFile = "mixin/alerts/README.md"
+	ReadmeFile = "mixin/README.md"
 )
 
 func main() {
@@ -125,7 +124,7 @@ type Section struct {
 	Text       string
 }
 
-// Sections are the README's generated parts: the table of alerts and the
+// Sections are mixin/README.md's generated parts: the table of alerts and the
 // generator config's defaults.
 func Sections(cfg mixin.Config) []Section {
 	return []Section{
@@ -181,6 +180,9 @@ func writeRepository(root string) error {
 		path := filepath.Join(root, filepath.FromSlash(f.Path))
 		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, f.Data) {
 			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating the folder of %s: %w", path, err)
 		}
 		if err := os.WriteFile(path, f.Data, 0o644); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)

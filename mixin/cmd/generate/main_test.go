@@ -16,7 +16,7 @@ import (
 const root = "../../.."
 
 // The committed files are the generator's output for the defaults, byte for
-// byte, and the README's generated sections are current.
+// byte, and mixin/README.md's generated sections are current.
 func TestCommittedFilesAreCurrent(t *testing.T) {
 	for _, f := range Files(mixin.Default()) {
 		got, err := os.ReadFile(filepath.Join(root, f.Path))
@@ -35,8 +35,8 @@ func TestCommittedFilesAreCurrent(t *testing.T) {
 }
 
 // Without --out the command finds the repository's root from a folder
-// inside it, rewrites the committed files and the README's sections (and
-// nothing else of the README); it refuses --config without --out, and a
+// inside it, rewrites the committed files and mixin/README.md's sections (and
+// nothing else of it); it refuses --config without --out, and a
 // folder outside the repository.
 func TestRunWritesTheRepository(t *testing.T) {
 	repo := t.TempDir()
@@ -79,7 +79,7 @@ func TestRunWritesTheRepository(t *testing.T) {
 	}
 }
 
-// A README without the markers is an error naming the file, not a file
+// A mixin/README.md without the markers is an error naming the file, not a file
 // rewritten in the wrong place.
 func TestRewriteSectionsNeedsMarkers(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "README.md")

@@ -7,21 +7,21 @@ import (
 	"testing"
 )
 
-// targetPolicyDocs returns the YAML blocks of README's "Target policy"
-// section, and the section itself.
+// targetPolicyDocs returns the YAML blocks of docs/security.md's "Target
+// policy" section, and the section itself.
 func targetPolicyDocs(t *testing.T) (section string, blocks []string) {
 	t.Helper()
-	data, err := os.ReadFile("../README.md")
+	data, err := os.ReadFile("../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(data)
-	i := strings.Index(readme, "\n### Target policy\n")
+	doc := string(data)
+	i := strings.Index(doc, "\n## Target policy\n")
 	if i < 0 {
-		t.Fatal(`README.md lacks the "Target policy" section`)
+		t.Fatal(`docs/security.md lacks the "Target policy" section`)
 	}
-	section = readme[i+1:]
-	for _, next := range []string{"\n## ", "\n### "} { // the next section, or the next sub-section
+	section = doc[i+1:]
+	for _, next := range []string{"\n## ", "\n### "} { // the next section, or a sub-section
 		if j := strings.Index(section, next); j >= 0 {
 			section = section[:j]
 		}
@@ -32,20 +32,20 @@ func targetPolicyDocs(t *testing.T) (section string, blocks []string) {
 	return section, blocks
 }
 
-// README's policies load, refuse what their comments say, and its default
+// The documented policies load, refuse what their comments say, and its default
 // list is DefaultTargetDeny.
-func TestREADMETargetPolicy(t *testing.T) {
+func TestDocumentedTargetPolicy(t *testing.T) {
 	section, blocks := targetPolicyDocs(t)
 	if len(blocks) != 2 {
-		t.Fatalf("found %d YAML blocks in README's Target policy section, want 2", len(blocks))
+		t.Fatalf("found %d YAML blocks in docs/security.md's Target policy section, want 2", len(blocks))
 	}
 	first, err := Parse([]byte(blocks[0] + "modules:\n  tcp:\n    prober: tcp\n"))
 	if err != nil {
-		t.Fatalf("README's first policy: %v", err)
+		t.Fatalf("docs/security.md's first policy: %v", err)
 	}
 	recommended, err := Parse([]byte(blocks[1]))
 	if err != nil {
-		t.Fatalf("README's recommended policy: %v", err)
+		t.Fatalf("docs/security.md's recommended policy: %v", err)
 	}
 	for _, tc := range []struct {
 		c                  *Config
@@ -70,19 +70,19 @@ func TestREADMETargetPolicy(t *testing.T) {
 		"`target 192.0.2.1 refused by target_policy.allow (the address is in none\n  of its entries)`",
 	} {
 		if !strings.Contains(section, quoted) {
-			t.Errorf("README no longer quotes %s", quoted)
+			t.Errorf("docs/security.md no longer quotes %s", quoted)
 		}
 	}
 	defaults, _ := json.Marshal(DefaultTargetDeny)
 	want := "`deny` is `" + strings.ReplaceAll(string(defaults), ",", ", ") + "`"
 	if !strings.Contains(strings.ReplaceAll(section, "\n", " "), want) {
-		t.Errorf("README does not state the default deny list as %s", want)
+		t.Errorf("docs/security.md does not state the default deny list as %s", want)
 	}
 	// The recommended deny list keeps every default entry.
 	deny := strings.Join(recommended.TargetPolicy.Deny, " ")
 	for _, d := range DefaultTargetDeny {
 		if !strings.Contains(" "+deny+" ", " "+d+" ") {
-			t.Errorf("README's recommended deny list drops the default %s", d)
+			t.Errorf("docs/security.md's recommended deny list drops the default %s", d)
 		}
 	}
 }
