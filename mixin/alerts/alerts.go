@@ -283,8 +283,8 @@ const (
 )
 
 // causeLine renders, in an annotation, the probe's failure cause from
-// tcp_session_failure_info (its phase and bounded cause, as README's "TLS
-// modules" table lists them), so the alert says why without the debug
+// tcp_session_failure_info (its phase and bounded cause, as the table of
+// (docs/verdicts.md, "TLS modules") lists them), so the alert says why without the debug
 // page. It queries the series of the alert's own probe: the same job and
 // instance, and module when the alert has one; nothing when there is none.
 const causeLine = `{{ $sel := printf "job=%q,instance=%q" $labels.job $labels.instance }}` +
