@@ -36,6 +36,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/report"
 )
 
 const (
@@ -155,7 +156,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	mux.Handle("/", &handler.Status{History: hist, Version: version.Info(), Pprof: enablePprof})
+	mux.Handle("/", &handler.Status{History: hist, Version: report.Version(version.Version, version.GetRevision(), version.BuildDate), Pprof: enablePprof})
 
 	server := newServer(mux, conns)
 	signals := make(chan os.Signal, 1)

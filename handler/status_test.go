@@ -53,7 +53,7 @@ func TestStatusPageShowsRecentProbes(t *testing.T) {
 			t.Fatalf("probe %s: status %d %s", target, rec.Code, rec.Body.String())
 		}
 	}
-	status := &Status{History: p.History, Version: "(version=1.2.3, branch=main, revision=abc)"}
+	status := &Status{History: p.History, Version: "1.2.3 (revision abc, built 2026-12-02 16:38 UTC)"}
 	rec := serveGet(status, "/")
 	page := rec.Body.String()
 	if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
@@ -105,7 +105,7 @@ func TestStatusPageShowsRecentProbes(t *testing.T) {
 			t.Errorf("class %s is not drawn in %s", c, c.Colour().Hex)
 		}
 	}
-	for _, w := range []string{"(version=1.2.3, branch=main, revision=abc)", `name="target"`, `name="module"`} {
+	for _, w := range []string{"Version: 1.2.3 (revision abc, built 2026-12-02 16:38 UTC)", `name="target"`, `name="module"`} {
 		if !strings.Contains(page, w) {
 			t.Errorf("page lacks %q", w)
 		}

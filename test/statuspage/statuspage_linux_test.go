@@ -103,9 +103,10 @@ func TestStatusPageInChromium(t *testing.T) {
 		}
 	}
 	// Built without -ldflags, the binary still names a version (from its
-	// build info), and pprof, off, is not linked.
-	if !strings.Contains(dom, "version=(devel") || strings.Contains(dom, "debug/pprof") {
-		t.Errorf("want version=(devel...) from the build info and no pprof link:\n%s", dom)
+	// build info), written for people rather than as prometheus/common's
+	// "(version=..., branch=, revision=unknown)"; pprof, off, is not linked.
+	if !strings.Contains(dom, "Version: (devel") || strings.Contains(dom, "branch=") || strings.Contains(dom, "debug/pprof") {
+		t.Errorf("want \"Version: (devel...\" from the build info and no pprof link:\n%s", dom)
 	}
 	if current := rows(t, dom, "current"); len(current) != 3 {
 		t.Errorf("the rendered page lists %d current verdicts, want 3 (one per target)", len(current))
