@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# Builds the container image, offline: a static binary with its version
-# stamped, staged with the host's CA bundle and a passwd/group into
-# .build/OS-ARCH/, then the Dockerfile (FROM scratch, nothing to pull) with
-# buildah, or docker when its daemon answers. Usage:
+# Builds the container image for linux/amd64 and linux/arm64 under one
+# manifest list, offline: for each architecture a static binary with its
+# version stamped (scripts/build.sh, cross-compiled with GOARCH), staged
+# with the host's CA bundle and a passwd/group into .build/linux-ARCH/,
+# then the Dockerfile (FROM scratch: nothing to pull, no emulation, since
+# nothing runs at build time) with buildah. Usage:
 #
 #   scripts/image.sh [TAG]
 #
-# TAG is the image tag (default: the git version), or a whole reference when
-# it holds a '/' or ':'. Progress goes to stderr; the last line on stdout is
-# the image reference. Set IMAGE_TOOL=buildah|docker to choose the builder.
+# TAG is the image tag (default: the release version, scripts/build.sh
+# --print-version), or a whole reference when it holds a '/' or ':'. The
+# manifest list is that reference; each architecture's image is also
+# tagged REF-ARCH. ARCHS="amd64" builds fewer. With IMAGE_TOOL=docker (or
+# when buildah is missing and docker's daemon answers) it builds the host's
+# architecture only, as a plain image: a local docker has no manifest lists.
+# Progress goes to stderr; the last line on stdout is the reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
@@ -16,71 +22,67 @@ command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 name=tcp_verdict_exporter
 ca_bundle=/etc/ssl/certs/ca-certificates.crt # Debian's ca-certificates
 
-git_or() { git "${@:2}" 2>/dev/null || echo "$1"; }
-version=${VERSION:-$(git_or dev describe --tags --always --dirty)}
-revision=$(git_or unknown rev-parse HEAD)
-branch=$(git_or unknown rev-parse --abbrev-ref HEAD)
-build_user="$(id -un)@$(hostname)"
-build_date=$(date -u +%Y%m%d-%H:%M:%S) # promu's format
-
+version=$(scripts/build.sh --print-version)
+revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 tag=${1:-$version}
 case $tag in
 */* | *:*) ref=$tag ;;
 *) ref=localhost/$name:$tag ;;
 esac
+archs=${ARCHS:-amd64 arm64}
 
-os=$(go env GOOS)
-arch=$(go env GOARCH)
-if [ "$os" != linux ]; then
-  echo "image.sh: the image holds a Linux binary; GOOS is $os" >&2
-  exit 1
-fi
 if [ ! -s "$ca_bundle" ]; then
   echo "image.sh: no CA bundle at $ca_bundle (Debian: apt-get install ca-certificates)" >&2
   exit 1
 fi
-
 tool=${IMAGE_TOOL:-}
 if [ -z "$tool" ]; then
-  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-    tool=docker
-  elif command -v buildah >/dev/null; then
+  if command -v buildah >/dev/null; then
     tool=buildah
+  elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    tool=docker
   else
     echo "image.sh: needs buildah (Debian: apt-get install buildah) or a running docker" >&2
     exit 1
   fi
 fi
-
-start=$(date +%s)
-stage=.build/$os-$arch
-rm -rf "$stage"
-mkdir -p "$stage"
-pkg=github.com/prometheus/common/version
-ldflags="-s -w -X $pkg.Version=$version -X $pkg.Revision=$revision -X $pkg.Branch=$branch"
-ldflags+=" -X $pkg.BuildUser=$build_user -X $pkg.BuildDate=$build_date"
-echo "image.sh: building $name $version ($os/$arch, static)" >&2
-# netgo,osusergo: Prometheus's tags for static builds (pure-Go resolver and
-# user lookup), which also name the build in build_context.
-CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -tags netgo,osusergo -ldflags "$ldflags" -o "$stage/$name" .
-cp "$ca_bundle" "$stage/ca-certificates.crt"
-printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$stage/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/group"
-
-args=(--build-arg "OS=$os" --build-arg "ARCH=$arch" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
-  -f Dockerfile -t "$ref" .)
-echo "image.sh: building $ref with $tool" >&2
 case $tool in
-buildah) buildah bud --pull=false --layers=false --quiet "${args[@]}" >&2 ;;
-docker) docker build --pull=false --quiet "${args[@]}" >&2 ;;
+buildah) ;;
+docker) archs=$(go env GOARCH) ;;
 *)
   echo "image.sh: IMAGE_TOOL must be buildah or docker, not $tool" >&2
   exit 1
   ;;
 esac
-case $tool in
-buildah) size=$(buildah images --noheading --format '{{.Size}}' "$ref") ;;
-docker) size="$(docker image inspect --format '{{.Size}}' "$ref") bytes" ;;
-esac
-echo "image.sh: built $ref (${size% }) in $(($(date +%s) - start)) s" >&2
+
+start=$(date +%s)
+if [ "$tool" = buildah ] && buildah manifest exists "$ref" 2>/dev/null; then
+  buildah manifest rm "$ref" >/dev/null # a rebuild replaces the list, not adds to it
+fi
+for arch in $archs; do
+  stage=.build/linux-$arch
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  echo "image.sh: building $name $version (linux/$arch, static)" >&2
+  scripts/build.sh linux "$arch" "$stage/$name"
+  cp "$ca_bundle" "$stage/ca-certificates.crt"
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' >"$stage/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$stage/group"
+  args=(--build-arg "OS=linux" --build-arg "ARCH=$arch" --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
+    -f Dockerfile)
+  case $tool in
+  buildah)
+    echo "image.sh: building $ref-$arch with buildah, into the manifest list $ref" >&2
+    buildah bud --pull=false --layers=false --quiet --platform "linux/$arch" --manifest "$ref" -t "$ref-$arch" "${args[@]}" . >&2
+    size=$(buildah images --noheading --format '{{.Size}}' "$ref-$arch")
+    echo "image.sh: linux/$arch image ${size% }" >&2
+    ;;
+  docker)
+    echo "image.sh: building $ref with docker (linux/$arch only)" >&2
+    docker build --pull=false --quiet "${args[@]}" -t "$ref" . >&2
+    size="$(docker image inspect --format '{{.Size}}' "$ref") bytes"
+    ;;
+  esac
+done
+echo "image.sh: built $ref (${size% }) for $(echo $archs | tr ' ' ,) in $(($(date +%s) - start)) s" >&2
 echo "$ref"

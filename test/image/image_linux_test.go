@@ -42,9 +42,11 @@ const nobody = "65534"
 
 // imageConfig is the part of `podman image inspect` the test checks.
 type imageConfig struct {
-	ID     string `json:"Id"`
-	Size   int64
-	Config struct {
+	ID           string `json:"Id"`
+	Size         int64
+	Os           string
+	Architecture string
+	Config       struct {
 		User         string
 		Entrypoint   []string
 		Cmd          []string
@@ -73,16 +75,35 @@ func TestImage(t *testing.T) {
 	out, err := script.Output()
 	built := time.Since(start)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	ref := lines[len(lines)-1]
-	// Remove the image by ID (also when the build half failed after tagging).
-	t.Cleanup(func() { removeImage(t, ref) })
+	list := lines[len(lines)-1]
+	// Remove the list and each architecture's image by ID (also when the
+	// build half failed after tagging).
+	t.Cleanup(func() {
+		removeList(t, list)
+		for _, arch := range arches {
+			removeImage(t, list+"-"+arch)
+		}
+	})
 	if err != nil {
 		t.Fatalf("scripts/image.sh: %v\n%s", err, stderr.String())
 	}
-	if !strings.HasSuffix(ref, ":"+tag) {
-		t.Fatalf("scripts/image.sh's last line is %q, want the reference ending in :%s", ref, tag)
+	if !strings.HasSuffix(list, ":"+tag) {
+		t.Fatalf("scripts/image.sh's last line is %q, want the reference ending in :%s", list, tag)
 	}
-	t.Logf("built %s in %v; %s", ref, built.Round(100*time.Millisecond), lastLine(stderr.String()))
+	t.Logf("built %s in %v; %s", list, built.Round(100*time.Millisecond), lastLine(stderr.String()))
+
+	// One manifest list, one image per architecture, each tagged LIST-ARCH
+	// and built for its platform.
+	checkManifestList(ctx, t, list)
+	for _, arch := range arches {
+		img := inspectImage(ctx, t, list+"-"+arch)
+		if img.Os != "linux" || img.Architecture != arch {
+			t.Errorf("image %s-%s is for %s/%s, want linux/%s", list, arch, img.Os, img.Architecture, arch)
+		}
+	}
+	// The rest runs the host's (amd64) image, as a runtime resolving the
+	// list on this machine would.
+	ref := list + "-amd64"
 
 	img := inspectImage(ctx, t, ref)
 	t.Logf("image %.12s: %d bytes (%.1f MB)", img.ID, img.Size, float64(img.Size)/1e6)
@@ -176,7 +197,9 @@ func TestImage(t *testing.T) {
 	}
 	labels := labelMap(builds[0])
 	if rev, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
-		if want := strings.TrimSpace(string(rev)); labels["revision"] != want {
+		// scripts/build.sh marks a build from a dirty tree as
+		// prometheus/common does.
+		if want := strings.TrimSpace(string(rev)); labels["revision"] != want && labels["revision"] != want+"-modified" {
 			t.Errorf("build_info revision = %q, want %q", labels["revision"], want)
 		}
 	}
@@ -212,6 +235,52 @@ func inspectImage(ctx context.Context, t *testing.T, ref string) imageConfig {
 		t.Fatalf("podman image inspect %s: %v (%d images)\n%s", ref, err, len(imgs), out)
 	}
 	return imgs[0]
+}
+
+// arches are the architectures scripts/image.sh builds by default.
+var arches = []string{"amd64", "arm64"}
+
+// checkManifestList fails unless list is a manifest list of exactly one
+// linux image per architecture of arches.
+func checkManifestList(ctx context.Context, t *testing.T, list string) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "buildah", "manifest", "inspect", list)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("buildah manifest inspect %s: %v", list, err)
+	}
+	var index struct {
+		Manifests []struct {
+			Digest   string
+			Platform struct{ OS, Architecture string }
+		}
+	}
+	if err := json.Unmarshal(out, &index); err != nil {
+		t.Fatalf("buildah manifest inspect %s: %v\n%s", list, err, out)
+	}
+	var platforms []string
+	for _, m := range index.Manifests {
+		platforms = append(platforms, m.Platform.OS+"/"+m.Platform.Architecture)
+	}
+	var want []string
+	for _, a := range arches {
+		want = append(want, "linux/"+a)
+	}
+	if strings.Join(platforms, " ") != strings.Join(want, " ") {
+		t.Errorf("manifest list %s holds %v, want %v", list, platforms, want)
+	}
+	t.Logf("manifest list %s: %v", list, platforms)
+}
+
+// removeList removes the manifest list (its images stay; removeImage
+// removes them).
+func removeList(t *testing.T, list string) {
+	if err := exec.Command("buildah", "manifest", "exists", list).Run(); err != nil {
+		return // never built
+	}
+	if out, err := exec.Command("buildah", "manifest", "rm", list).CombinedOutput(); err != nil {
+		t.Errorf("removing manifest list %s: %v\n%s", list, err, out)
+	}
 }
 
 // removeImage removes the image by its ID, so that nothing else is touched

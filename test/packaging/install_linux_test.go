@@ -33,7 +33,7 @@ const (
 )
 
 // maxExposure is the highest `systemd-analyze security` exposure the unit
-// may have: "OK" ends at 3.9; the unit is at 1.4 (docs/install.md), and only
+// may have: "OK" ends at 3.9; the unit is at 1.2 (docs/install.md), and only
 // what the probes need is open (the network, netlink, the host's users).
 const maxExposure = 2.0
 
