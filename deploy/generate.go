@@ -1,14 +1,19 @@
 // Package deploy checks what this repository ships for Kubernetes and
-// Grafana against those projects' own Go types: every manifest in
-// kubernetes/ is strictly decoded into the Kubernetes and Prometheus
-// Operator types, every dashboard in ../dashboards into grafana-foundation-sdk's.
-// It is its own Go module so that the exporter's go.mod stays lean.
+// Grafana against those projects' own Go types: the Helm chart in helm/ is
+// linted and rendered by helm for its default values and for each values
+// file in its ci/ folder, and everything rendered, like every manifest in
+// kubernetes/, is strictly decoded into the Kubernetes and Prometheus
+// Operator types; every dashboard in ../dashboards is decoded into
+// grafana-foundation-sdk's. It is its own Go module so that the exporter's
+// go.mod stays lean.
 //
-// Two manifests copy another file of this repository and are generated here,
-// so that file stays the one source:
+// The chart is the one source of the Kubernetes objects; what copies
+// another file of this repository is generated here, so that file stays
+// the one source:
 //
-//	kubernetes/configmap.yaml      from ../config.yml
-//	kubernetes/prometheusrule.yaml from ../mixin/alerts/tcp_verdict.rules.yml
+//	helm/tcp-verdict-exporter/values.yaml, its config block     from ../config.yml
+//	helm/tcp-verdict-exporter/files/tcp_verdict.rules.yml      from ../mixin/alerts/tcp_verdict.rules.yml
+//	kubernetes/tcp-verdict-exporter.yaml (the kustomize base)  helm template of the chart with ci/kustomize-values.yaml
 //
 // Regenerate them after changing their source:
 //
@@ -17,100 +22,110 @@ package deploy
 
 import (
 	"bytes"
+	"context"
 	"fmt"
-
-	"gopkg.in/yaml.v3"
+	"os/exec"
+	"strings"
+	"time"
 )
 
-// The generated manifests and their sources, relative to this folder.
+// The generated files and their sources, relative to this folder.
 const (
-	ConfigFile         = "../config.yml"
-	RulesFile          = "../mixin/alerts/tcp_verdict.rules.yml"
-	ConfigMapFile      = "kubernetes/configmap.yaml"
-	PrometheusRuleFile = "kubernetes/prometheusrule.yaml"
+	ConfigFile          = "../config.yml"
+	RulesFile           = "../mixin/alerts/tcp_verdict.rules.yml"
+	VersionFile         = "../VERSION"
+	ChartDir            = "helm/tcp-verdict-exporter"
+	ChartValuesFile     = ChartDir + "/values.yaml"
+	ChartRulesFile      = ChartDir + "/files/tcp_verdict.rules.yml"
+	KustomizeValuesFile = ChartDir + "/ci/kustomize-values.yaml"
+	KustomizeBaseFile   = "kubernetes/tcp-verdict-exporter.yaml"
 )
 
 // ConfigKey is the ConfigMap key, and so the file name under the mount path
-// that the Deployment passes to --config.file.
+// that the workload passes to --config.file.
 const ConfigKey = "config.yml"
 
-// Name is every object's name and the app.kubernetes.io/name label.
+// Name is the chart's name: every object's name and app.kubernetes.io/name
+// when the release has that name too, as the kustomize base's has.
 const Name = "tcp-verdict-exporter"
 
-// ConfigMapName is the ConfigMap the Deployment mounts.
-const ConfigMapName = Name + "-config"
+// KustomizeNamespace is the namespace the kustomize base is rendered for
+// (kustomization.yaml sets it again).
+const KustomizeNamespace = "monitoring"
 
-func header(source string) string {
-	return "# Generated from " + source[len("../"):] + " by deploy/generate.go: cd deploy && go test . -update\n" +
+func generated(source string) string {
+	return "# Generated from " + strings.TrimPrefix(source, "../") + " by deploy/generate.go: cd deploy && go test . -update\n" +
 		"# Do not edit by hand.\n"
 }
 
-func str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+// The markers around the generated config block of the chart's values.
+const (
+	configBegin = "# BEGIN config: generated from config.yml by deploy/generate.go (cd deploy && go test . -update); do not edit by hand.\n"
+	configEnd   = "# END config\n"
+)
 
-func mapping(kv ...*yaml.Node) *yaml.Node {
-	return &yaml.Node{Kind: yaml.MappingNode, Content: kv}
-}
-
-func metadata(name string) *yaml.Node {
-	return mapping(
-		str("name"), str(name),
-		str("labels"), mapping(str("app.kubernetes.io/name"), str(Name)),
-	)
-}
-
-func render(source string, doc *yaml.Node) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header(source))
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
-		return nil, fmt.Errorf("encoding the manifest generated from %s: %w", source, err)
+// ChartValuesYAML puts the exporter's config file, comments and all, as the
+// `config` value of the chart's values between its markers.
+func ChartValuesYAML(values, config []byte) ([]byte, error) {
+	before, rest, ok := bytes.Cut(values, []byte(configBegin))
+	if !ok {
+		return nil, fmt.Errorf("%s: no line %q", ChartValuesFile, strings.TrimSpace(configBegin))
 	}
-	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encoding the manifest generated from %s: %w", source, err)
+	_, after, ok := bytes.Cut(rest, []byte(configEnd))
+	if !ok {
+		return nil, fmt.Errorf("%s: no line %q after the BEGIN line", ChartValuesFile, strings.TrimSpace(configEnd))
 	}
-	return buf.Bytes(), nil
-}
-
-// ConfigMapYAML wraps the exporter's config file, byte for byte, in the
-// ConfigMap the Deployment mounts.
-func ConfigMapYAML(config []byte) ([]byte, error) {
-	value := str(string(config))
-	value.Style = yaml.LiteralStyle
-	return render(ConfigFile, mapping(
-		str("apiVersion"), str("v1"),
-		str("kind"), str("ConfigMap"),
-		str("metadata"), metadata(ConfigMapName),
-		str("data"), mapping(str(ConfigKey), value),
-	))
-}
-
-// PrometheusRuleYAML wraps the rule groups of a Prometheus rules file in a
-// Prometheus Operator PrometheusRule, keeping the groups as they are.
-func PrometheusRuleYAML(rules []byte) ([]byte, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(rules, &doc); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", RulesFile, err)
-	}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s: not a YAML mapping", RulesFile)
-	}
-	top := doc.Content[0]
-	var groups *yaml.Node
-	for i := 0; i+1 < len(top.Content); i += 2 {
-		if key := top.Content[i].Value; key == "groups" {
-			groups = top.Content[i+1]
-		} else {
-			return nil, fmt.Errorf("%s: unexpected top-level key %q (a rules file has only groups)", RulesFile, key)
+	var b bytes.Buffer
+	b.Write(before)
+	b.WriteString(configBegin)
+	b.WriteString("# The module file (blackbox_exporter's `modules`, plus target_policy).\nconfig:\n")
+	for _, line := range strings.SplitAfter(string(config), "\n") {
+		if strings.TrimSpace(line) != "" {
+			b.WriteString("  ")
 		}
+		b.WriteString(line)
 	}
-	if groups == nil || groups.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s: no list of groups", RulesFile)
+	if !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+		b.WriteByte('\n')
 	}
-	return render(RulesFile, mapping(
-		str("apiVersion"), str("monitoring.coreos.com/v1"),
-		str("kind"), str("PrometheusRule"),
-		str("metadata"), metadata(Name),
-		str("spec"), mapping(str("groups"), groups),
-	))
+	b.WriteString(configEnd)
+	b.Write(after)
+	return b.Bytes(), nil
+}
+
+// ChartRulesYAML is the chart's copy of the rules file (a chart reads only
+// its own files).
+func ChartRulesYAML(rules []byte) ([]byte, error) {
+	return append([]byte(generated(RulesFile)), rules...), nil
+}
+
+// HelmTemplate renders the chart as `helm template` does, with the release
+// named as the chart, in namespace, with the values files given.
+func HelmTemplate(namespace string, valuesFiles ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := []string{"template", Name, ChartDir, "--namespace", namespace}
+	for _, f := range valuesFiles {
+		args = append(args, "--values", f)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "helm", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("helm %s: %w\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
+
+// KustomizeBaseYAML is the kustomize base: the chart rendered with
+// ci/kustomize-values.yaml.
+func KustomizeBaseYAML() ([]byte, error) {
+	out, err := HelmTemplate(KustomizeNamespace, KustomizeValuesFile)
+	if err != nil {
+		return nil, err
+	}
+	header := "# Rendered from the Helm chart deploy/" + ChartDir + " with " + strings.TrimPrefix(KustomizeValuesFile, ChartDir+"/") +
+		"\n# by deploy/generate.go: cd deploy && go test . -update\n# Do not edit by hand: change the chart or those values.\n"
+	return append([]byte(header), out...), nil
 }
