@@ -21,6 +21,9 @@ command -v runc >/dev/null || need_pkgs+=(runc)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_pkgs+=(ca-certificates)
 command -v chromium >/dev/null || need_pkgs+=(chromium)
 [ -d /usr/share/fonts/truetype/dejavu ] || need_pkgs+=(fonts-dejavu-core)
+# test/packaging reads the .rpm's metadata and verifies the systemd unit.
+command -v rpm >/dev/null || need_pkgs+=(rpm)
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 if ((${#need_pkgs[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
@@ -32,6 +35,19 @@ fi
 # into a cache folder, not installed.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   scripts/blackbox-exporter.sh >/dev/null || echo "note: fetching blackbox_exporter failed; test/blackbox will say why" >&2
+fi
+
+# nfpm (test/packaging) and helm (deploy/), pinned Go programs: built once
+# (helm takes minutes cold), then found in GOBIN.
+. scripts/tools.sh
+export PATH="$PATH:$(gobin)"
+if [ "$(id -u)" = 0 ]; then
+  install_go_tools "${go_tools[@]}"
+else
+  for tool in "${go_tools[@]}"; do
+    pkg=${tool%@*}
+    command -v "${pkg##*/}" >/dev/null || echo "note: ${pkg##*/} missing; tests that need it will skip (as root this script installs it: go install $tool)" >&2
+  done
 fi
 
 go vet ./...
