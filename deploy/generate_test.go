@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 	"sigs.k8s.io/yaml"
 )
 

@@ -12,7 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 )
 
 // valueSets are the values the chart is linted and rendered with: its

@@ -26,7 +26,7 @@ archs=${ARCHS:-amd64 arm64}
 readme=README.md
 install_doc=docs/install.md
 config=config.yml
-rules=alerts/tcp_verdict.rules.yml
+rules=mixin/alerts/tcp_verdict.rules.yml
 dashboards=dashboards
 
 if ! command -v nfpm >/dev/null; then

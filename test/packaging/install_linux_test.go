@@ -22,9 +22,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/exporterproc"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 )
 
 const (

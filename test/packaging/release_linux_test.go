@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
 )
 
 // root is the repository, two folders up.
@@ -211,7 +211,7 @@ func TestReleaseArchives(t *testing.T) {
 // (scripts/release.sh's list).
 var sourceOf = map[string]string{
 	"config.yml":            "config.yml",
-	"tcp_verdict.rules.yml": "alerts/tcp_verdict.rules.yml",
+	"tcp_verdict.rules.yml": "mixin/alerts/tcp_verdict.rules.yml",
 }
 
 // checkSums fails unless sha256sums.txt lists exactly the artefacts, each
