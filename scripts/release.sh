@@ -34,7 +34,8 @@ if ! command -v nfpm >/dev/null; then
   exit 1
 fi
 version=$(scripts/build.sh --print-version)
-# Archives are reproducible: entries sorted, owned by root, dated at the commit.
+# Reproducible: archive entries sorted, owned by root, and every file of
+# the archives and packages dated at the commit (nfpm reads SOURCE_DATE_EPOCH).
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
 
 start=$(date +%s)
@@ -49,6 +50,7 @@ for arch in $archs; do
   scripts/build.sh linux "$arch" "$stage/$name"
   cp "$readme" "$install_doc" "$config" "$rules" "$stage/"
   cp "$dashboards"/*.json "$stage/dashboards/"
+  find "$stage" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + # nfpm takes a folder's files' times as they are
   tar --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
     -C .build/release -cf - "$base" | gzip -n >"$dist/$base.tar.gz"
   # nfpm reads the staged files from a fixed place (packaging/nfpm.yaml).

@@ -396,3 +396,27 @@ func (u unit) one(t *testing.T, key string) string {
 	}
 	return v[0]
 }
+
+// Rebuilding the same commit gives the same bytes: a second run of
+// scripts/release.sh (amd64 only, to save time) writes archive and packages
+// with the digests of the first.
+func TestReleaseIsReproducible(t *testing.T) {
+	dir, version, _ := release(t)
+	again := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "scripts", "release.sh"), again)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "ARCHS=amd64")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/release.sh (again): %v\n%s", err, out)
+	}
+	for _, name := range []string{archiveName(version, "amd64") + ".tar.gz",
+		fmt.Sprintf("tcp-verdict-exporter_%s-1_amd64.deb", version),
+		fmt.Sprintf("tcp-verdict-exporter-%s-1.x86_64.rpm", version)} {
+		first, second := sha256.Sum256(mustRead(t, filepath.Join(dir, name))), sha256.Sum256(mustRead(t, filepath.Join(again, name)))
+		if first != second {
+			t.Errorf("%s: %x the first time, %x the second", name, first, second)
+		}
+	}
+}
