@@ -107,7 +107,7 @@ func archiveName(version, goarch string) string {
 
 // The release is what docs/install.md promises: for each architecture a
 // promu-style archive holding the binary (static, of that architecture),
-// the README, the install page, the example config, the alert rules and
+// README.md, the install page, the example config, the alert rules and
 // the dashboards; a .deb and an .rpm; and sha256sums.txt naming every
 // artefact with its right digest.
 func TestReleaseArchives(t *testing.T) {
