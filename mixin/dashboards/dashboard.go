@@ -613,7 +613,7 @@ func (g builder) scrapesFailing() Panel {
 // The segmentation view: probes with an expected verdict (docs/expectations.md).
 
 // SegmentationTitle is the segmentation table's title.
-const SegmentationTitle = "Segmentation: expected vs found, per target and vantage"
+const SegmentationTitle = "Segmentation: expected vs found"
 
 // expectedJoin is every probe with an expectation, valued 1 when it held
 // and 0 when not, with what was found (class, reason, responder) beside
@@ -644,7 +644,7 @@ func (g builder) segmentationTable() Panel {
 		return Override{Matcher: map[string]any{"id": "byName", "options": name}, Properties: props}
 	}
 	return Panel{Type: "table", Title: SegmentationTitle,
-		Description: "Every probe with an expected verdict (the probe's expect parameter or its module's expect): what was expected, what was found and whether it held, breaches first. " +
+		Description: "Every probe with an expected verdict (the probe's expect parameter or its module's expect), per target and vantage: what was expected, what was found and whether it held, breaches first. " +
 			"Expectations differ per vantage: the DMZ must not reach what the app tier must.\n\n" + strings.Join(words, "; ") + ".",
 		Targets: []Target{{Expr: g.expectedJoin(), Instant: true, Format: "table"}},
 		FieldConfig: &FieldConfig{

@@ -255,6 +255,11 @@ func TestExpectationsPerVantage(t *testing.T) {
 	// expectation, with what was expected and what was found.
 	vars := strings.NewReplacer(`"$job"`, `".*"`, `"$instance"`, `".*"`, `"$module"`, `".*"`, `"$vantage"`, `".*"`)
 	for _, q := range dashboards.Queries(mixin.Default()) {
+		if q.Panel == "Expectations not held" {
+			if n := prom.samples(ctx, t, vars.Replace(q.Expr)); !slices.Equal(n, []string{"3"}) {
+				t.Errorf("dashboard stat %q: %v, want 3", q.Panel, n)
+			}
+		}
 		if q.Panel != dashboards.SegmentationTitle {
 			continue
 		}
