@@ -197,7 +197,10 @@ func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 
 	var d strings.Builder
 	d.WriteString(targetSel("class", "reason", "responder"))
-	d.WriteString(vantageList("from", `printf "tcp_verdict_info{%sclass=%q,reason=%q,responder=%q}" $sel $labels.class $labels.reason $labels.responder`))
+	// The vantages that see the evidence, less those that expected a
+	// verdict: the alert leaves them out (UnlessExpectation), so does its
+	// list.
+	d.WriteString(vantageList("from", `printf "tcp_verdict_info{%sclass=%q,reason=%q,responder=%q} unless on (`+ProbeKey+`) tcp_verdict_expected" $sel $labels.class $labels.reason $labels.responder`))
 	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}){{ with $from }} from vantages {{ . }}{{ end }}: %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
 	d.WriteString(evidence(c))
 	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))

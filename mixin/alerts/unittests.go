@@ -596,6 +596,7 @@ func (u tests) expectedVerdictGroup() testGroup {
 		split    = "mgmt.example.net:22"      // blocked from dmz, open from ops, both expected
 		shut     = "old.example.net:23"       // expected refused (decommissioned), connects
 		plain    = "plain.example.net:443"    // no expectation, dropped: the class alert
+		halfway  = "legacy.example.net:8080"  // refused from both vantages, expected so from one
 		banner   = "ssh.example.net:22"       // expected reachable, connects, fails its expect
 		dmz, ops = "dmz", "ops"
 	)
@@ -607,7 +608,9 @@ func (u tests) expectedVerdictGroup() testGroup {
 	probe(split, ops, connected, reachable, true, 1, 0)
 	probe(shut, ops, connected, refusedOnly, false, 0, 0)
 	probe(plain, dmz, drop, "", false, 0, 0)
-	probe(banner, ops, connected, reachable, true, 0, 1) // reachable as expected, but its answer is wrong
+	probe(banner, ops, connected, reachable, true, 0, 1)  // reachable as expected, but its answer is wrong
+	probe(halfway, dmz, refused, refusedOnly, true, 1, 0) // refused as expected from dmz
+	probe(halfway, ops, refused, "", false, 0, 0)         // and with no expectation from ops: its alert names ops alone
 
 	// want is what the expectation rules' templates must render.
 	want := func(alert, instance, vantage, expectation string, r verdict.ReasonInfo, team string, p mixin.Policy) expAlert {
@@ -652,6 +655,9 @@ func (u tests) expectedVerdictGroup() testGroup {
 					banner, testJob, verdict.Connected, ExpectationText, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
 			}),
 		}},
+		mixin.AlertName(verdict.Refused): {
+			testTarget{cfg: u.cfg, instance: halfway, class: refused.Class.Info(), reason: refused, responder: testAddress, vantages: ops}.alert(ops),
+		},
 		mixin.AlertName(verdict.Firewall): {
 			testTarget{cfg: u.cfg, instance: plain, class: drop.Class.Info(), reason: drop, responder: testAddress, vantages: dmz}.alert(dmz),
 		},
