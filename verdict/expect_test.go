@@ -85,3 +85,30 @@ func TestExpectationHolds(t *testing.T) {
 		t.Error("no expectation holds something")
 	}
 }
+
+// Any input parses or fails with an error, never a panic; what parses
+// reads back from its canonical form to the same expectation, and holds
+// exactly its classes.
+func FuzzParseExpectation(f *testing.F) {
+	for _, s := range []string{"", "blocked", "reachable,dns_error", " firewall , ", "blok", ",,", "error,error"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		e, err := ParseExpectation(s)
+		if err != nil {
+			if e != 0 {
+				t.Errorf("ParseExpectation(%q) failed but returned %q", s, e)
+			}
+			return
+		}
+		back, err := ParseExpectation(e.String())
+		if err != nil || back != e {
+			t.Errorf("ParseExpectation(%q) = %q, which reads back as %q, %v", s, e, back, err)
+		}
+		for _, c := range e.Classes() {
+			if !e.Holds(c) {
+				t.Errorf("%q does not hold its own class %s", e, c)
+			}
+		}
+	})
+}
