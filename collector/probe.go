@@ -84,7 +84,7 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 	s = append(s, sample{verdictInfoFamily, []string{addrText(r.Addr.Addr()), string(r.Class), string(r.Reason), addrText(r.Responder)}, 1})
 	s = addressSamples(s, r)
 	if r.Expectation.IsSet() && r.Refusal == nil {
-		s = append(s, sample{expectedFamily, []string{r.Expectation.String()}, boolValue(r.Expected)})
+		s = append(s, sample{expectedFamily, expectationValues(r.Expectation), boolValue(r.Expected)})
 	}
 	for _, pd := range r.Phases {
 		values, ok := phaseValues[pd.Phase]
@@ -126,8 +126,28 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 	return s
 }
 
+// expectationValues is tcp_verdict_expected's label values: made once for
+// every expectation there can be (verdict.Expectation's table), else per
+// probe.
+func expectationValues(e verdict.Expectation) []string {
+	if int(e) < len(expectationValueTable) {
+		return expectationValueTable[e]
+	}
+	return []string{e.String()}
+}
+
 // Label values that never change, made once rather than on every probe.
 var (
+	expectationValueTable = func() [][]string {
+		if len(verdict.Classes) > 10 {
+			return nil
+		}
+		v := make([][]string, 1<<len(verdict.Classes))
+		for i := range v {
+			v[i] = []string{verdict.Expectation(i).String()}
+		}
+		return v
+	}()
 	classValues = func() [][]string {
 		v := make([][]string, len(verdict.Classes))
 		for i, ci := range verdict.Classes {

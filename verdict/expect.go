@@ -19,7 +19,9 @@ type Expectation uint32
 func ParseExpectation(s string) (Expectation, error) {
 	var e Expectation
 	var unknown []string
-	for _, w := range strings.Split(s, ",") {
+	for rest := s; rest != ""; { // Cut, not Split: /probe parses one per request
+		var w string
+		w, rest, _ = strings.Cut(rest, ",")
 		w = strings.TrimSpace(w)
 		if w == "" {
 			continue
