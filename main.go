@@ -87,8 +87,11 @@ func run(args []string) int {
 	checkCmd := app.Command("check", "Probe targets once, as telnet would, and explain each verdict. "+check.ExitStatusHelp())
 	checkModule := checkCmd.Flag("module", "Module to probe with.").Default(config.DefaultModuleName).String()
 	checkTimeout := checkCmd.Flag("timeout", "Probe timeout, e.g. 2s; the module's when 0.").Default("0s").Duration()
-	checkOutput := checkCmd.Flag("output", "Output format: text or json.").Default(check.OutputText).Enum(check.OutputText, check.OutputJSON)
-	checkTargets := checkCmd.Arg("target", "host:port to probe; several run concurrently.").Required().Strings()
+	checkOutput := checkCmd.Flag("output", "Output format: "+strings.Join(check.Outputs, ", ")+".").Default(check.OutputText).Enum(check.Outputs...)
+	checkExpect := checkCmd.Flag("expect", "Expected verdict: classes and the aliases blocked, reachable, comma-separated (docs/expectations.md); wins over the module's.").Default("").String()
+	checkTargetsFile := checkCmd.Flag("targets-file", "Prometheus file_sd file (.json, .yml) of more targets; its labels module and expect set each entry's.").Default("").String()
+	checkBaseline := checkCmd.Flag("baseline", "An earlier --output=json of this command: also print what changed since (target, before -> after).").Default("").String()
+	checkTargets := checkCmd.Arg("target", "host:port to probe; several run concurrently.").Strings()
 
 	cmd, err := app.Parse(args)
 	if err != nil {
@@ -123,7 +126,8 @@ func run(args []string) int {
 		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver, limits)
 	case checkCmd.FullCommand():
 		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
-			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput})
+			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput,
+			Expect: *checkExpect, TargetsFile: *checkTargetsFile, Baseline: *checkBaseline})
 	}
 	return 2
 }

@@ -13,13 +13,19 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
 // Output formats.
 const (
-	OutputText = "text"
-	OutputJSON = "json"
+	OutputText  = "text"
+	OutputJSON  = "json"
+	OutputJUnit = "junit"
+	OutputTAP   = "tap"
 )
+
+// Outputs lists the output formats, for --help and errors.
+var Outputs = []string{OutputText, OutputJSON, OutputJUnit, OutputTAP}
 
 // maxInFlight bounds the probes that run at once.
 const maxInFlight = 32
@@ -30,6 +36,17 @@ const errPrefix = "tcp_verdict_exporter check: "
 type Options struct {
 	Targets []string // host:port, as typed
 	Module  string   // config.ModuleName resolves it (the default when empty)
+	// Expect is the expected verdict (--expect): classes and aliases,
+	// comma-separated; it wins over the module's own. It applies to
+	// Targets, and to a target file's entries that state none.
+	Expect string
+	// TargetsFile is a Prometheus file_sd file (JSON or YAML) of more
+	// targets, each entry with its module and expect labels
+	// (docs/expectations.md).
+	TargetsFile string
+	// Baseline is an earlier --output=json of the command: what changed
+	// since is reported.
+	Baseline string
 
 	// Store supplies the modules. When nil, ConfigFile is loaded, or
 	// EmbeddedConfig when ConfigFile is empty.
@@ -38,7 +55,7 @@ type Options struct {
 	EmbeddedConfig []byte
 
 	Timeout time.Duration // overrides the module's timeout when positive
-	Output  string        // OutputText (when empty) or OutputJSON
+	Output  string        // one of Outputs; OutputText when empty
 
 	Stdout, Stderr io.Writer // io.Discard when nil
 	// IsTerminal says Stdout is a terminal: only then is a progress line
@@ -49,9 +66,26 @@ type Options struct {
 
 // plan is validated input: nothing is probed until all of it is good.
 type plan struct {
-	targets    []prober.Target
-	module     config.Module
+	targets    []plannedTarget
+	moduleName string // --module's
+	baseline   *jsonReport
+}
+
+// plannedTarget is one target with its own module and expectation.
+type plannedTarget struct {
+	text       string // as given
+	target     prober.Target
 	moduleName string
+	module     config.Module // its Expectation is the one to judge by
+}
+
+// texts lists the targets as given.
+func (p *plan) texts() []string {
+	out := make([]string, len(p.targets))
+	for i, t := range p.targets {
+		out[i] = t.text
+	}
+	return out
 }
 
 // Run probes every target concurrently, writes the report and returns the
@@ -72,24 +106,41 @@ func Run(ctx context.Context, o Options) int {
 	// Exit would close the sessions still draining, with a RST if data
 	// came; a peer that is still silent after a short wait gets none.
 	defer prober.WaitClosed(250 * time.Millisecond)
-	if o.Output == OutputJSON {
+	var changes []change
+	switch o.Output {
+	case OutputJSON, OutputJUnit, OutputTAP:
 		results := probeAll(ctx, p, nil)
 		if ctx.Err() != nil {
 			return interrupted(o.Stderr)
 		}
-		if err := writeJSON(o.Stdout, p.moduleName, o.Targets, results); err != nil {
-			complain(o.Stderr, "writing JSON: "+err.Error())
+		if p.baseline != nil {
+			changes = diff(p.baseline, p, results)
+		}
+		var err error
+		switch o.Output {
+		case OutputJSON:
+			err = writeJSON(o.Stdout, p, results, changes)
+		case OutputJUnit:
+			err = writeJUnit(o.Stdout, p, results, changes)
+		case OutputTAP:
+			err = writeTAP(o.Stdout, p, results, changes)
+		}
+		if err != nil {
+			complain(o.Stderr, "writing "+o.Output+": "+err.Error())
 		}
 		complainRefused(o.Stderr, results)
 		return ExitStatus(results)
 	}
-	t := newTextWriter(ctx, o)
+	t := newTextWriter(ctx, o, p)
 	results := probeAll(ctx, p, t.done)
 	t.finish()
 	if ctx.Err() != nil {
 		return interrupted(o.Stderr)
 	}
 	t.table(results)
+	if p.baseline != nil {
+		t.changes(o.Baseline, diff(p.baseline, p, results))
+	}
 	if t.err != nil {
 		complain(o.Stderr, "writing the report: "+t.err.Error())
 	}
@@ -125,26 +176,25 @@ func (o *Options) prepare() (*plan, error) {
 	switch o.Output {
 	case "":
 		o.Output = OutputText
-	case OutputText, OutputJSON:
+	case OutputText, OutputJSON, OutputJUnit, OutputTAP:
 	default:
-		return nil, fmt.Errorf("--output %q is not text or json", o.Output)
+		return nil, fmt.Errorf("--output %q is not %s", o.Output, strings.Join(Outputs, ", "))
 	}
 	if o.Timeout < 0 {
 		return nil, fmt.Errorf("--timeout %s is negative", o.Timeout)
 	}
-	if len(o.Targets) == 0 {
-		return nil, errors.New("no target: give one or more host:port")
+	if _, err := verdict.ParseExpectation(o.Expect); err != nil {
+		return nil, fmt.Errorf("--%w", err)
 	}
-	p := &plan{targets: make([]prober.Target, len(o.Targets))}
-	for i, s := range o.Targets {
-		if s == "" {
-			return nil, errors.New("a target is empty: give host:port")
-		}
-		t, err := prober.ParseTarget(s)
-		if err != nil {
+	var files []fileTarget
+	if o.TargetsFile != "" {
+		var err error
+		if files, err = readTargetFile(o.TargetsFile); err != nil {
 			return nil, err
 		}
-		p.targets[i] = t
+	}
+	if len(o.Targets) == 0 && len(files) == 0 {
+		return nil, errors.New("no target: give one or more host:port, or --targets-file")
 	}
 	store := o.Store
 	if store == nil {
@@ -153,19 +203,68 @@ func (o *Options) prepare() (*plan, error) {
 			return nil, err
 		}
 	}
-	p.moduleName = config.ModuleName(o.Module)
 	cfg := store.Get()
-	m, err := cfg.Lookup(p.moduleName)
-	if errors.Is(err, config.ErrUnknownModule) {
-		return nil, fmt.Errorf("%w (%s has: %s)", err, store.Source(), strings.Join(cfg.ModuleNames(), ", "))
+	p := &plan{moduleName: config.ModuleName(o.Module)}
+	module := func(name string) (config.Module, error) {
+		m, err := cfg.Lookup(name)
+		if errors.Is(err, config.ErrUnknownModule) {
+			return m, fmt.Errorf("%w (%s has: %s)", err, store.Source(), strings.Join(cfg.ModuleNames(), ", "))
+		}
+		if o.Timeout > 0 {
+			m.Timeout = o.Timeout
+		}
+		return m, err
 	}
-	if err != nil {
-		return nil, err
+	// add plans one target; where names it in errors ("" on the command
+	// line), expect is its expectation ("" for its module's).
+	add := func(text, moduleName, expect, where string) error {
+		prefix := ""
+		if where != "" {
+			prefix = where + ": "
+		}
+		if text == "" {
+			return fmt.Errorf("%sa target is empty: give host:port", prefix)
+		}
+		t, err := prober.ParseTarget(text)
+		if err != nil {
+			return fmt.Errorf("%s%w", prefix, err)
+		}
+		m, err := module(moduleName)
+		if err != nil {
+			return fmt.Errorf("%s%w", prefix, err)
+		}
+		if expect != "" {
+			if m.Expectation, err = verdict.ParseExpectation(expect); err != nil {
+				return fmt.Errorf("%s%w", prefix, err) // --expect's was checked above
+			}
+		}
+		p.targets = append(p.targets, plannedTarget{text: text, target: t, moduleName: moduleName, module: m})
+		return nil
 	}
-	if o.Timeout > 0 {
-		m.Timeout = o.Timeout
+	for _, s := range o.Targets {
+		if err := add(s, p.moduleName, o.Expect, ""); err != nil {
+			return nil, err
+		}
 	}
-	p.module = m
+	for _, f := range files {
+		moduleName, expect := p.moduleName, o.Expect
+		if f.module != "" {
+			moduleName = f.module
+		}
+		if f.expect != "" {
+			expect = f.expect
+		}
+		if err := add(f.target, moduleName, expect, f.where); err != nil {
+			return nil, err
+		}
+	}
+	if o.Baseline != "" {
+		b, err := readBaseline(o.Baseline)
+		if err != nil {
+			return nil, err
+		}
+		p.baseline = b
+	}
 	return p, nil
 }
 
@@ -185,7 +284,7 @@ func probeAll(ctx context.Context, p *plan, done func(i int, r *prober.Result)) 
 		go func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			out <- outcome{i, prober.Probe(ctx, t, p.module, prober.Options{Trace: true})}
+			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true})}
 		}()
 	}
 	var tick <-chan time.Time

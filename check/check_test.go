@@ -339,8 +339,13 @@ func syntheticJSON(t *testing.T) string {
 			Reason: verdict.AdminProhibited, Responder: netip.MustParseAddr("192.0.2.1"), Duration: 3 * time.Millisecond,
 			Err: errors.New("connecting to 198.51.100.7 port 443: no route to host")}},
 	}
+	r.Expectation = verdict.AliasExpectation(verdict.AliasBlocked)
+	r.Expected = true
+	p := &plan{moduleName: "tcp", targets: []plannedTarget{{text: "198.51.100.7:443", moduleName: "tcp"}}, baseline: &jsonReport{}}
+	held := true
+	changes := []change{{target: "198.51.100.7:443", module: "tcp", before: "connected", after: "firewall", expectation: "firewall,unreachable", expected: &held}}
 	var b bytes.Buffer
-	if err := writeJSON(&b, "tcp", []string{"198.51.100.7:443"}, []prober.Result{r}); err != nil {
+	if err := writeJSON(&b, p, []prober.Result{r}, changes); err != nil {
 		t.Fatal(err)
 	}
 	return b.String()

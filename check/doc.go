@@ -2,7 +2,26 @@
 // same probes as /probe, with the same modules, for a person at a terminal
 // or a script, and prints what each answer means and whom to ask.
 //
-//	tcp_verdict_exporter check [--module M] [--timeout D] [--output=text|json] TARGET...
+//	tcp_verdict_exporter check [--module M] [--timeout D] [--output=text|json|junit|tap]
+//	    [--expect LIST] [--targets-file FILE] [--baseline FILE] [TARGET...]
+//
+// # Expected verdicts and change windows
+//
+// --expect LIST states the verdict each target must have: classes and the
+// aliases blocked (firewall,unreachable) and reachable (connected,
+// closed_by_peer,refused), comma-separated; it wins over the module's own
+// expect. --targets-file reads more targets from a Prometheus file_sd file
+// (JSON or YAML, by its extension), each entry's labels module and expect
+// (or __param_module, __param_expect) giving its targets' module and
+// expectation; --module and --expect fill in for an entry without them.
+// --baseline FILE, an earlier --output=json, adds what changed since (each
+// target whose verdict differs, is new or is gone: target, before -> after)
+// to every output. docs/expectations.md shows a change window with them.
+//
+// --output=junit writes JUnit XML (one testcase per target; a failure when
+// the expectation did not hold, or without one when the probe failed; an
+// error when the target policy refused it or this host failed); --output=tap
+// writes TAP version 13.
 //
 // # Text output
 //
@@ -26,15 +45,22 @@
 // guards it).
 //
 //	{
-//	  "module":    string  module used ("tcp" by default)
+//	  "module":    string  --module ("tcp" by default)
 //	  "exit_code": int     the command's exit status (see below)
-//	  "results": [         one per target, in the order given
+//	  "changes":   [object] what changed since --baseline, or null without one:
+//	    {"target": string, "module": string, "before": string (class, "not probed", or "" when new),
+//	     "after": string (likewise, "" when gone), "expectation": string, "expected": bool or null}
+//	  "results": [         one per target: the command line's in order, then the targets file's
 //	    {
-//	      "target":              string  the target as given on the command line
+//	      "target":              string  the target as given
+//	      "module":              string  the module it was probed with
+//	      "expectation":         string  tcp_verdict_expected{expectation}: the expected classes; "" when none
+//	      "expected":            bool    tcp_verdict_expected: the verdict is one of them; null when none
 //	      "class":               string  tcp_verdict{class}: connected, closed_by_peer, ...
 //	      "reason":              string  tcp_verdict_info{reason}: syn-ack, fin, reset, conn-refused, ...
 //	      "responder":           string  tcp_verdict_info{responder}: who produced the evidence; "" if nobody answered
-//	      "success":             bool    probe_success: connected and every expectation met
+//	      "success":             bool    probe_success: connected and every expectation met; with an
+//	                                     expected verdict, it held (and a connected session met its own)
 //	      "exit_code":           int     this target's own exit status
 //	      "address":             string  address dialled, ip:port; "" when the name did not resolve
 //	      "source":              string  this host's address used for the probe; "" when unknown
@@ -87,9 +113,12 @@
 // hides whether a firewall is in the way, a firewall hides whether anything
 // listens). The class codes are defined once, in verdict.ClassInfo.ExitCode.
 //
-//	0    every target connected and met every expectation
+//	0    every target connected and met every expectation; with an expected
+//	     verdict, it held
 //	2    bad input: no target, no port, unknown module, unreadable or invalid
-//	     config, bad --timeout or --output; a one-line error on stderr, no probe runs.
+//	     config, bad --timeout, --output, --expect, --baseline or targets file
+//	     (the error names the file and the entry); a one-line error on stderr,
+//	     no probe runs.
 //	     Also when the config's target policy refuses a target
 //	     (docs/security.md, "Target policy"): that target is not dialled,
 //	     its refusal goes to stderr, the other targets are probed, and 2
@@ -100,7 +129,9 @@
 //	6    firewall
 //	7    unreachable
 //	8    dns_error
-//	9    error (this host failed to make the probe)
+//	9    error (this host failed to make the probe), with an expected verdict too
+//	10   a verdict was not the expected one (--expect, an entry's expect, the
+//	     module's expect), whatever its class
 //	130  interrupted (Ctrl-C, SIGTERM)
 //
 // Exit status 1 is never used by the command itself.

@@ -14,10 +14,24 @@ type jsonReport struct {
 	Module   string       `json:"module"`
 	ExitCode int          `json:"exit_code"`
 	Results  []jsonResult `json:"results"`
+	Changes  []jsonChange `json:"changes"`
+}
+
+// jsonChange is one change since the baseline (--baseline).
+type jsonChange struct {
+	Target      string `json:"target"`
+	Module      string `json:"module"`
+	Before      string `json:"before"`
+	After       string `json:"after"`
+	Expectation string `json:"expectation"`
+	Expected    *bool  `json:"expected"`
 }
 
 type jsonResult struct {
 	Target           string             `json:"target"`
+	Module           string             `json:"module"`
+	Expectation      string             `json:"expectation"`
+	Expected         *bool              `json:"expected"`
 	Class            string             `json:"class"`
 	Reason           string             `json:"reason"`
 	Responder        string             `json:"responder"`
@@ -126,10 +140,13 @@ func newJSONTrace(r *prober.Result) *jsonTrace {
 	return j
 }
 
-func newJSONResult(target string, r *prober.Result) jsonResult {
+func newJSONResult(target, module string, r *prober.Result) jsonResult {
 	e := report.Explain(r)
 	j := jsonResult{
 		Target:           target,
+		Module:           module,
+		Expectation:      r.Expectation.String(),
+		Expected:         expected(r),
 		Class:            string(r.Class),
 		Reason:           string(r.Reason),
 		Responder:        addrText(r.Responder.IsValid(), r.Responder.String),
@@ -182,13 +199,30 @@ func addrText(valid bool, s func() string) string {
 	return s()
 }
 
-func writeJSON(w io.Writer, module string, targets []string, results []prober.Result) error {
-	doc := jsonReport{Module: module, ExitCode: ExitStatus(results), Results: make([]jsonResult, len(results))}
+func writeJSON(w io.Writer, p *plan, results []prober.Result, changes []change) error {
+	doc := jsonReport{Module: p.moduleName, ExitCode: ExitStatus(results), Results: make([]jsonResult, len(results))}
 	for i := range results {
-		doc.Results[i] = newJSONResult(targets[i], &results[i])
+		doc.Results[i] = newJSONResult(p.targets[i].text, p.targets[i].moduleName, &results[i])
+	}
+	if p.baseline != nil {
+		doc.Changes = make([]jsonChange, len(changes))
+		for i, c := range changes {
+			doc.Changes[i] = jsonChange{Target: c.target, Module: c.module, Before: c.before, After: c.after,
+				Expectation: c.expectation, Expected: c.expected}
+		}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // banners and transcripts hold '<' and '>'
 	return enc.Encode(doc)
+}
+
+// expected is a result's verdict held against its expectation: null when
+// it has none, or the target policy refused it.
+func expected(r *prober.Result) *bool {
+	if !r.Expectation.IsSet() || r.Refusal != nil {
+		return nil
+	}
+	v := r.Expected
+	return &v
 }

@@ -43,14 +43,14 @@ type textWriter struct {
 	err      error // the first failed write of a block, for Run to report
 }
 
-func newTextWriter(ctx context.Context, o Options) *textWriter {
+func newTextWriter(ctx context.Context, o Options, p *plan) *textWriter {
 	t := &textWriter{
 		ctx:      ctx,
 		w:        o.Stdout,
 		colour:   o.IsTerminal && !o.NoColor,
 		progress: o.IsTerminal,
-		targets:  o.Targets,
-		results:  make([]*prober.Result, len(o.Targets)),
+		targets:  p.texts(),
+		results:  make([]*prober.Result, len(p.targets)),
 		start:    time.Now(),
 	}
 	t.drawProgress()
@@ -101,6 +101,8 @@ const refusedText = "not probed, refused by the target policy"
 // an expectation, magenta for a failure of this host, red otherwise.
 func verdictColour(r *prober.Result) string {
 	switch {
+	case r.Expectation.IsSet() && !r.Expected && r.Refusal == nil:
+		return sgrRed // whatever the class, the intent failed
 	case r.Success:
 		return sgrGreen
 	case r.Class == verdict.Connected:
@@ -200,13 +202,20 @@ func (t *textWriter) table(results []prober.Result) {
 		return
 	}
 	rows := [][]string{{"TARGET", "VERDICT", "REASON", "RESPONDER", "TIME"}}
+	expecting := false
+	for i := range results {
+		expecting = expecting || results[i].Expectation.IsSet()
+	}
+	if expecting {
+		rows[0] = append(rows[0], "EXPECTED")
+	}
 	for i := range results {
 		r := &results[i]
 		v := string(r.Class)
 		switch {
 		case r.Cause != "":
 			v += ", " + string(r.Cause)
-		case r.Class == verdict.Connected && !r.Success:
+		case r.Class == verdict.Connected && r.Failure != "":
 			v += ", expectation failed"
 		}
 		if r.Refusal != nil {
@@ -220,7 +229,11 @@ func (t *textWriter) table(results []prober.Result) {
 		if r.Refusal != nil {
 			reason = r.Refusal.Rule.Policy
 		}
-		rows = append(rows, []string{t.targets[i], v, reason, responder, report.Duration(r.Duration)})
+		row := []string{t.targets[i], v, reason, responder, report.Duration(r.Duration)}
+		if expecting {
+			row = append(row, expectedCell(r))
+		}
+		rows = append(rows, row)
 	}
 	t.write("\n")
 	lines := report.Columns(rows, func(n, c int, cell string) string {
@@ -234,5 +247,34 @@ func (t *textWriter) table(results []prober.Result) {
 	})
 	for _, l := range lines {
 		t.write(l + "\n")
+	}
+}
+
+// expectedCell is the table's EXPECTED column: the expectation and whether
+// it held; "-" for none.
+func expectedCell(r *prober.Result) string {
+	switch {
+	case !r.Expectation.IsSet() || r.Refusal != nil:
+		return "-"
+	case r.Expected:
+		return r.Expectation.String() + " held"
+	}
+	return r.Expectation.String() + " NOT HELD"
+}
+
+// changes writes what changed since the baseline, one line each.
+func (t *textWriter) changes(baseline string, cs []change) {
+	t.write("\n")
+	if len(cs) == 0 {
+		t.write(t.paint(sgrDim, fmt.Sprintf("No change since %s.", baseline)) + "\n")
+		return
+	}
+	t.write(t.paint(sgrBold, fmt.Sprintf("Changed since %s:", baseline)) + "\n")
+	for _, c := range cs {
+		line := "  " + c.String()
+		if c.expected != nil && !*c.expected {
+			line = t.paint(sgrRed, line)
+		}
+		t.write(line + "\n")
 	}
 }

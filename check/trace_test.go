@@ -61,7 +61,7 @@ func tracedResults() []prober.Result {
 // sentence in it, and no traceroute lines from the transcript.
 func TestGoldenTraceText(t *testing.T) {
 	var b bytes.Buffer
-	tw := newTextWriter(context.Background(), Options{Stdout: &b, Targets: []string{"10.201.3.2:7022", "10.201.3.2:7021"}})
+	tw := newTextWriter(context.Background(), Options{Stdout: &b}, testPlan("tcp_trace", "10.201.3.2:7022", "10.201.3.2:7021"))
 	for i, r := range tracedResults() {
 		tw.done(i, &r)
 	}
@@ -77,8 +77,17 @@ func TestGoldenTraceText(t *testing.T) {
 func TestTraceJSON(t *testing.T) {
 	results := tracedResults()
 	var b bytes.Buffer
-	if err := writeJSON(&b, "tcp_trace", []string{"10.201.3.2:7022", "10.201.3.2:7021"}, results); err != nil {
+	if err := writeJSON(&b, testPlan("tcp_trace", "10.201.3.2:7022", "10.201.3.2:7021"), results, nil); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "trace.json.golden", b.String())
+}
+
+// testPlan is a plan of targets, all with one module, for the writers.
+func testPlan(module string, targets ...string) *plan {
+	p := &plan{moduleName: module}
+	for _, t := range targets {
+		p.targets = append(p.targets, plannedTarget{text: t, moduleName: module})
+	}
+	return p
 }

@@ -42,7 +42,10 @@ var (
 	phaseFamily = newFamily("tcp_phase_duration_seconds",
 		"Duration of each phase of the probe.", "phase")
 	successFamily = newFamily("probe_success",
-		"1 if the session was established, survived the hold and met every expectation.")
+		"1 if the session was established, survived the hold and met every expectation; with an expected verdict (expect), 1 if the verdict was one of the expected classes (and, when that is connected, the session met its expectations).")
+	expectedFamily = newFamily("tcp_verdict_expected",
+		"1 if the verdict is one of the expected classes, 0 if not; absent when the probe has no expected verdict (expect). The expectation label lists the expected classes.",
+		"expectation")
 	durationFamily = newFamily("probe_duration_seconds",
 		"How long the probe took to complete in seconds.")
 	dnsLookupFamily = newFamily("probe_dns_lookup_time_seconds",
@@ -80,6 +83,9 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 	}
 	s = append(s, sample{verdictInfoFamily, []string{addrText(r.Addr.Addr()), string(r.Class), string(r.Reason), addrText(r.Responder)}, 1})
 	s = addressSamples(s, r)
+	if r.Expectation.IsSet() && r.Refusal == nil {
+		s = append(s, sample{expectedFamily, expectationValues(r.Expectation), boolValue(r.Expected)})
+	}
 	for _, pd := range r.Phases {
 		values, ok := phaseValues[pd.Phase]
 		if !ok {
@@ -120,8 +126,28 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 	return s
 }
 
+// expectationValues is tcp_verdict_expected's label values: made once for
+// every expectation there can be (verdict.Expectation's table), else per
+// probe.
+func expectationValues(e verdict.Expectation) []string {
+	if int(e) < len(expectationValueTable) {
+		return expectationValueTable[e]
+	}
+	return []string{e.String()}
+}
+
 // Label values that never change, made once rather than on every probe.
 var (
+	expectationValueTable = func() [][]string {
+		if len(verdict.Classes) > 10 {
+			return nil
+		}
+		v := make([][]string, 1<<len(verdict.Classes))
+		for i := range v {
+			v[i] = []string{verdict.Expectation(i).String()}
+		}
+		return v
+	}()
 	classValues = func() [][]string {
 		v := make([][]string, len(verdict.Classes))
 		for i, ci := range verdict.Classes {

@@ -35,6 +35,16 @@ func TestAppendTextMatchesRegistry(t *testing.T) {
 			Phases: phases[:2], Duration: 3 * time.Second, FailedDueToRegex: true,
 		},
 		"dns error, nothing resolved": {Class: verdict.DNSError, Reason: verdict.NXDomain},
+		"expected blocked, found firewall": {
+			Class: verdict.Firewall, Reason: verdict.NoResponse, IPProtocol: 4, Success: true,
+			Addr: netip.MustParseAddrPort("192.0.2.3:5432"), Phases: phases[:2],
+			Expectation: verdict.AliasExpectation(verdict.AliasBlocked), Expected: true,
+		},
+		"expected blocked, found connected": {
+			Class: verdict.Connected, Reason: verdict.SynAck, IPProtocol: 4,
+			Addr: netip.MustParseAddrPort("192.0.2.3:5432"), Phases: phases,
+			Expectation: verdict.AliasExpectation(verdict.AliasBlocked),
+		},
 		"every address of a name": {
 			Class: verdict.Connected, Reason: verdict.SynAck, Success: true, IPProtocol: 4,
 			Responder: netip.MustParseAddr("192.0.2.2"), Addr: netip.MustParseAddrPort("192.0.2.2:80"), Phases: phases,
@@ -111,6 +121,41 @@ func TestAddressLabels(t *testing.T) {
 			for _, n := range tc.not {
 				if bytes.Contains(b.Bytes(), []byte(n)) {
 					t.Errorf("%s in\n%s", n, b.String())
+				}
+			}
+		})
+	}
+}
+
+// tcp_verdict_expected says whether the verdict was expected, names the
+// expectation, and is absent when there is none: "absent" then means "no
+// intent stated", never "not expected".
+func TestVerdictExpected(t *testing.T) {
+	blocked := verdict.AliasExpectation(verdict.AliasBlocked)
+	cases := []struct {
+		name      string
+		r         prober.Result
+		want, not []string
+	}{
+		{"held", prober.Result{Class: verdict.Firewall, Reason: verdict.NoResponse, Expectation: blocked, Expected: true, Success: true},
+			[]string{`tcp_verdict_expected{expectation="firewall,unreachable"} 1`, "probe_success 1"}, nil},
+		{"breached", prober.Result{Class: verdict.Refused, Reason: verdict.ConnRefused, Expectation: blocked},
+			[]string{`tcp_verdict_expected{expectation="firewall,unreachable"} 0`, "probe_success 0"}, nil},
+		{"none", prober.Result{Class: verdict.Connected, Reason: verdict.SynAck, Success: true},
+			[]string{"probe_success 1"}, []string{"tcp_verdict_expected"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			AppendText(&b, &tc.r)
+			for _, w := range tc.want {
+				if !bytes.Contains(b.Bytes(), []byte("\n"+w+"\n")) {
+					t.Errorf("no line %s in\n%s", w, b.String())
+				}
+			}
+			for _, n := range tc.not {
+				if bytes.Contains(b.Bytes(), []byte(n)) {
+					t.Errorf("%s present in\n%s", n, b.String())
 				}
 			}
 		})

@@ -21,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/policy"
+	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
 // DefaultModuleName is the module used when a probe names none; ask
@@ -89,6 +90,11 @@ type Module struct {
 	// Policy is what the prober checks every address against: the file's
 	// target_policy, then the module's. Parse fills it in.
 	Policy policy.Chain `yaml:"-"`
+	// Expect is the module's default expectation, as written: classes and
+	// aliases, comma-separated (docs/expectations.md); a probe's own expect
+	// parameter wins. Expectation is it parsed; Parse fills it in.
+	Expect      string              `yaml:"expect"`
+	Expectation verdict.Expectation `yaml:"-"`
 
 	// Other probers' sections are accepted, so that a blackbox_exporter file
 	// loads, but never read.
@@ -292,6 +298,11 @@ func (m *Module) validate() error {
 	if m.Timeout < 0 {
 		return fmt.Errorf("timeout %s is negative", m.Timeout)
 	}
+	e, err := verdict.ParseExpectation(m.Expect)
+	if err != nil {
+		return err // it names the key
+	}
+	m.Expectation = e
 	t := &m.TCP
 	if t.Hold < 0 {
 		return fmt.Errorf("tcp.hold %s is negative (use 0s to disable the hold)", t.Hold)

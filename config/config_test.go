@@ -58,6 +58,24 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// A module's expect is parsed once, when the file loads; a module without
+// one has no expectation.
+func TestModuleExpectation(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  seg:\n    prober: tcp\n    expect: blocked\n  open:\n    prober: tcp\n    expect: ' reachable , dns_error'\n  plain:\n    prober: tcp\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"seg": "firewall,unreachable", "open": "connected,closed_by_peer,refused,dns_error", "plain": ""} {
+		m, err := c.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Expectation.String(); got != want {
+			t.Errorf("module %s: expectation %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestAddressesDefaults(t *testing.T) {
 	c, err := Parse([]byte("modules:\n  def:\n    prober: tcp\n  all:\n    prober: tcp\n    tcp: {addresses: all}\n" +
 		"  capped:\n    prober: tcp\n    tcp: {addresses: all, max_addresses: 2}\n"))
@@ -140,6 +158,8 @@ func TestBadConfigs(t *testing.T) {
 		{"policy host bits", "target_policy:\n  allow: [10.1.2.3/8]\nmodules:\n  a:\n    prober: tcp\n", `target_policy.allow[0]: "10.1.2.3/8" has bits set beyond its /8 mask: write 10.0.0.0/8`},
 		{"bad module policy", "modules:\n  a:\n    prober: tcp\n    target_policy: {allow: [nowhere]}\n", `modules.a.target_policy.allow[0]: "nowhere" is not an IP address or a CIDR`},
 		{"unknown policy key", "target_policy:\n  allowed: [10.0.0.0/8]\nmodules:\n  a:\n    prober: tcp\n", "line 2: field allowed not found"},
+		{"unknown expect word", "modules:\n  a:\n    prober: tcp\n    expect: blocked,opn\n", `module "a": expect: unknown word "opn"`},
+		{"expect not a string", "modules:\n  a:\n    prober: tcp\n    expect: {firewall: true}\n", "line 4"},
 		{"policy not a list", "target_policy:\n  deny: 10.0.0.0/8\nmodules:\n  a:\n    prober: tcp\n", "line 2"},
 	}
 	for _, tc := range cases {

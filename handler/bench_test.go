@@ -80,6 +80,8 @@ var scrapes = []scrape{
 		"X-Prometheus-Scrape-Timeout-Seconds": {"10"},
 	}}, // gzip: checked by status only
 	{name: "debug", query: "&debug=true", want: "Connected to 127.0.0.1."},
+	// An expected verdict: one more series, parsed and judged per probe.
+	{name: "expect", query: "&expect=reachable", want: "tcp_verdict_expected{expectation=\"connected,closed_by_peer,refused\"} 1\n"},
 }
 
 func newRequest(addr string, s scrape) *http.Request {
@@ -104,8 +106,9 @@ func serve(h http.Handler, addr string, s scrape) error {
 func BenchmarkBareDial(b *testing.B) { benchtarget.BenchBareDial(b) }
 
 // BenchmarkProbeHandler serves /probe through the handler: plain (a bare
-// GET, text format), prometheus (Prometheus's Accept and gzip headers) and
-// debug (debug=true: transcript and text report).
+// GET, text format), prometheus (Prometheus's Accept and gzip headers),
+// debug (debug=true: transcript and text report) and expect (a plain GET
+// with an expected verdict).
 func BenchmarkProbeHandler(b *testing.B) {
 	for _, s := range scrapes {
 		b.Run(s.name, func(b *testing.B) {

@@ -30,6 +30,12 @@ const testConfig = `modules:
       hold: 50ms
   web:
     prober: http
+  segment:
+    prober: tcp
+    timeout: 2s
+    expect: blocked
+    tcp:
+      preferred_ip_protocol: ip4
 `
 
 func newProbe(t *testing.T) (*Probe, string) {
@@ -79,6 +85,8 @@ func TestProbeBadRequests(t *testing.T) {
 		{"-Inf timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-Inf"}}, "positive number"},
 		{"sub-nanosecond timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1e-10"}}, "leaves no time to probe"},
 		{"bad debug", "target=127.0.0.1:22&debug=maybe", nil, "debug="},
+		{"unknown expect word", "target=127.0.0.1:22&expect=blocked,opne", nil, `expect: unknown word "opne"`},
+		{"unknown expect words", "target=127.0.0.1:22&module=segment&expect=open%2Cshut", nil, `unknown words "open", "shut"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,6 +152,40 @@ func TestProbeMetricsAndDebug(t *testing.T) {
 	}
 	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
 		t.Errorf("debug content type %q", ct)
+	}
+}
+
+// The module's expectation applies unless the probe's expect parameter
+// names another; the verdict is judged against whichever wins.
+func TestProbeExpectation(t *testing.T) {
+	h, _ := newProbe(t)
+	target := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0") // refused: reachable, not blocked
+	for _, tc := range []struct {
+		query string
+		want  []string
+		not   []string
+	}{
+		{"module=segment", []string{`tcp_verdict_expected{expectation="firewall,unreachable"} 0`, "probe_success 0"}, nil},
+		{"module=segment&expect=reachable", []string{`tcp_verdict_expected{expectation="connected,closed_by_peer,refused"} 1`, "probe_success 1"}, nil},
+		{"expect=refused", []string{`tcp_verdict_expected{expectation="refused"} 1`, "probe_success 1"}, nil},
+		{"module=tcp", []string{"probe_success 0"}, []string{"tcp_verdict_expected"}},
+		{"module=segment&expect=", []string{`tcp_verdict_expected{expectation="firewall,unreachable"} 0`}, nil}, // empty: not given
+	} {
+		rec := get(t, h, "target="+target+"&"+tc.query, nil)
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", tc.query, rec.Code, body)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(body, "\n"+w+"\n") {
+				t.Errorf("%s: no line %s in\n%s", tc.query, w, body)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(body, n) {
+				t.Errorf("%s: %s present", tc.query, n)
+			}
+		}
 	}
 }
 

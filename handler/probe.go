@@ -25,7 +25,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
-// Probe serves /probe?target=host:port&module=NAME[&debug=true].
+// Probe serves /probe?target=host:port&module=NAME[&expect=LIST][&debug=true].
 type Probe struct {
 	Store    *config.Store
 	Exporter *collector.Exporter
@@ -114,6 +114,12 @@ func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
 	if err != nil {
 		badRequest(w, err.Error())
 		return nil
+	}
+	if q.expect != "" { // it wins over the module's default
+		if module.Expectation, err = verdict.ParseExpectation(q.expect); err != nil {
+			badRequest(w, err.Error())
+			return nil
+		}
 	}
 	debug := false
 	if d := q.debug; d != "" {

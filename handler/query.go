@@ -7,7 +7,7 @@ import (
 
 // probeQuery is what /probe reads from its query string.
 type probeQuery struct {
-	target, module, debug string
+	target, module, debug, expect string
 }
 
 // parseProbeQuery reads /probe's parameters as r.URL.Query().Get would:
@@ -21,9 +21,9 @@ func parseProbeQuery(raw string) probeQuery {
 	var q probeQuery
 	if strings.Count(raw, "&") >= maxFastPairs {
 		v, _ := url.ParseQuery(raw) // what r.URL.Query() does
-		return probeQuery{target: v.Get("target"), module: v.Get("module"), debug: v.Get("debug")}
+		return probeQuery{target: v.Get("target"), module: v.Get("module"), debug: v.Get("debug"), expect: v.Get("expect")}
 	}
-	var seenTarget, seenModule, seenDebug bool
+	var seenTarget, seenModule, seenDebug, seenExpect bool
 	for raw != "" {
 		var pair string
 		pair, raw, _ = strings.Cut(raw, "&")
@@ -44,6 +44,8 @@ func parseProbeQuery(raw string) probeQuery {
 			dst, seen = &q.module, &seenModule
 		case "debug":
 			dst, seen = &q.debug, &seenDebug
+		case "expect":
+			dst, seen = &q.expect, &seenExpect
 		default:
 			continue
 		}
@@ -60,5 +62,5 @@ func parseProbeQuery(raw string) probeQuery {
 
 // maxFastPairs is the number of pairs beyond which parseProbeQuery leaves
 // the work to url.ParseQuery (8 '&' make 9 pairs): a few more than the
-// three /probe reads.
+// four /probe reads.
 const maxFastPairs = 8

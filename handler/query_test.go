@@ -10,7 +10,7 @@ import (
 func checkProbeQuery(t *testing.T, raw string) {
 	t.Helper()
 	v, _ := url.ParseQuery(raw)
-	want := probeQuery{target: v.Get("target"), module: v.Get("module"), debug: v.Get("debug")}
+	want := probeQuery{target: v.Get("target"), module: v.Get("module"), debug: v.Get("debug"), expect: v.Get("expect")}
 	if got := parseProbeQuery(raw); got != want {
 		t.Errorf("parseProbeQuery(%q) = %+v, url.ParseQuery gives %+v", raw, got, want)
 	}
@@ -31,6 +31,8 @@ var probeQueries = []string{
 	"&&target=x:1&&",
 	"=x&target==x:1",
 	"debug=1&debug=false",
+	"target=x:1&expect=blocked&expect=reachable",
+	"target=x:1&expect=firewall%2Cunreachable",
 	"target=x:1&" + strings.Repeat("a=b&", 20) + "module=m", // many pairs: url.ParseQuery itself
 	strings.Repeat("&", 9) + "target=x:1",
 }

@@ -106,6 +106,29 @@ func IsPathClass(c verdict.Class) bool {
 	return false
 }
 
+// The expectation alerts: a probe with an expected verdict (its module's
+// expect key or the probe's expect parameter) found another one
+// (docs/expectations.md). They replace the class and path alerts for such a
+// probe: an expected verdict pages nobody.
+const (
+	// UnexpectedlyReachable: every expected class is one that never
+	// reaches a listening stack, yet the SYN did (a reachable class): a
+	// segmentation breach, for the security team.
+	UnexpectedlyReachable = "TCPVerdictUnexpectedlyReachable"
+	// Unexpected: any other verdict that was not expected, for the found
+	// class's team; one rule per found class, all of this name.
+	Unexpected = "TCPVerdictUnexpected"
+)
+
+// SecurityTeam is the team label of a segmentation breach, and of a
+// connection where only other reachable classes were expected (a port that
+// must stay shut answers). No class owns it: it is about intent, not about
+// a fault. SecurityOwner is its name for people.
+const (
+	SecurityTeam  = "security"
+	SecurityOwner = "the security team"
+)
+
 // Severities.
 const (
 	Critical = "critical"
@@ -137,6 +160,10 @@ type Config struct {
 	PartialAddresses Policy `yaml:"partial_addresses"`
 	// PathBlocked is the policy of TCPVerdictPathBlocked.
 	PathBlocked Policy `yaml:"path_blocked"`
+	// UnexpectedlyReachable is the policy of TCPVerdictUnexpectedlyReachable
+	// and of TCPVerdictUnexpected for a connection nobody expected; the
+	// other TCPVerdictUnexpected rules take their found class's policy.
+	UnexpectedlyReachable Policy `yaml:"unexpectedly_reachable"`
 	// RunbookURL, if set, adds a runbook_url annotation to every alert; %s
 	// is replaced by the alert's name.
 	RunbookURL string `yaml:"runbook_url"`
@@ -165,6 +192,8 @@ func Default() Config {
 		},
 		// Like the network classes it stands for.
 		PathBlocked: Policy{For: "2m", Severity: Critical},
+		// An open path that must be closed is a breach, now.
+		UnexpectedlyReachable: Policy{For: "2m", Severity: Critical},
 	}
 	for _, ci := range Failing() {
 		c.Classes[ci.Class] = Policy{For: "2m", Severity: Critical}
@@ -262,6 +291,7 @@ func Parse(data []byte) (Config, error) {
 	}
 	c.PartialAddresses = merge(c.PartialAddresses, file.PartialAddresses)
 	c.PathBlocked = merge(c.PathBlocked, file.PathBlocked)
+	c.UnexpectedlyReachable = merge(c.UnexpectedlyReachable, file.UnexpectedlyReachable)
 	if file.RunbookURL != "" {
 		c.RunbookURL = file.RunbookURL
 	}
@@ -316,7 +346,10 @@ func (c Config) Validate() error {
 	if err := check("partial_addresses", c.PartialAddresses); err != nil {
 		return err
 	}
-	return check("path_blocked", c.PathBlocked)
+	if err := check("path_blocked", c.PathBlocked); err != nil {
+		return err
+	}
+	return check("unexpectedly_reachable", c.UnexpectedlyReachable)
 }
 
 // Minutes is a `for` duration in whole minutes.
@@ -354,9 +387,10 @@ func (c Config) YAML() []byte {
 		ExporterHealth   yaml.Node `yaml:"exporter_health"`
 		PartialAddresses Policy    `yaml:"partial_addresses,flow"`
 		PathBlocked      Policy    `yaml:"path_blocked,flow"`
+		Unexpectedly     Policy    `yaml:"unexpectedly_reachable,flow"`
 		RunbookURL       string    `yaml:"runbook_url"`
 		DashboardURL     string    `yaml:"dashboard_url"`
-	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.PathBlocked, c.RunbookURL, c.DashboardURL}
+	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.PathBlocked, c.UnexpectedlyReachable, c.RunbookURL, c.DashboardURL}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

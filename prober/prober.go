@@ -91,7 +91,23 @@ func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options,
 	}
 	p.res.Duration = time.Since(p.start)
 	p.res.Success = p.res.Class == verdict.Connected && p.res.Failure == ""
+	p.res.judge(m.Expectation)
 	*res = p.res
+}
+
+// judge holds the verdict against the expected one, when there is one:
+// probe_success then says the intent held, so that blackbox-style SLO
+// queries count a path blocked as intended as a success
+// (docs/expectations.md, "What probe_success means"). A connected session
+// that was expected must still meet the session's own expectations
+// (query_response, TLS); a refused policy check is no verdict to judge.
+func (r *Result) judge(e verdict.Expectation) {
+	r.Expectation = e
+	if !e.IsSet() || r.Refusal != nil {
+		return
+	}
+	r.Expected = e.Holds(r.Class)
+	r.Success = r.Expected && (r.Class != verdict.Connected || r.Failure == "")
 }
 
 // fillPhases adds zero durations for the phases a failed probe never reached.

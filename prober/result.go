@@ -53,10 +53,20 @@ type Result struct {
 	Phases   []PhaseDuration
 	Duration time.Duration
 
-	Banner           string // first line the peer sent, bounded and sanitised
-	BannerCut        bool   // the line was longer than Banner shows
-	Success          bool   // connected and every expectation met
-	FailedDueToRegex bool   // a query_response expectation was not met
+	Banner    string // first line the peer sent, bounded and sanitised
+	BannerCut bool   // the line was longer than Banner shows
+	// Success is probe_success: connected and every expectation of the
+	// session met; with an expected verdict (Expectation), the verdict is
+	// one of the expected classes and, when that class is connected, the
+	// session met its expectations too (docs/expectations.md, "What
+	// probe_success means").
+	Success bool
+	// Expectation is the module's expected verdict (its expect key or the
+	// probe's expect parameter); zero when none. Expected says the class
+	// is one of it.
+	Expectation      verdict.Expectation
+	Expected         bool
+	FailedDueToRegex bool // a query_response expectation was not met
 	ExpectLabels     []ExpectLabel
 	Failure          string // why Success is false although the class is connected: the real error
 	// Cause names the step of the session that failed (TLS handshake,

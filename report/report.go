@@ -31,6 +31,9 @@ func VerdictBlock(r *prober.Result) string {
 func Rows(r *prober.Result, row func(key, value string)) {
 	e := Explain(r)
 	row("verdict", r.Summary())
+	if r.Expectation.IsSet() && r.Refusal == nil {
+		row("expected", ExpectationText(r))
+	}
 	for i, a := range r.Addresses { // tcp.addresses: all
 		key := ""
 		if i == 0 {
@@ -83,7 +86,7 @@ type Explanation struct {
 // path is fine, a later step failed, and its cause names whom to ask.
 func Explain(r *prober.Result) Explanation {
 	ci, ri := r.Class.Info(), r.Reason.Info()
-	if r.Class == verdict.Connected && !r.Success {
+	if r.Class == verdict.Connected && r.Failure != "" { // the session failed after connecting
 		fi := r.Cause.Info() // a generic failed-session text when no cause was named
 		return Explanation{Evidence: fi.FailedEvidence(), Meaning: fi.Meaning, Owner: fi.Owner, Ask: fi.Ask}
 	}
@@ -189,4 +192,13 @@ func Columns(rows [][]string, style func(row, col int, cell string) string) []st
 		lines[n] = b.String()
 	}
 	return lines
+}
+
+// ExpectationText says what verdict was expected and whether it held, as
+// the verdict block's "expected" row.
+func ExpectationText(r *prober.Result) string {
+	if r.Expected {
+		return r.Expectation.String() + ": held"
+	}
+	return fmt.Sprintf("%s: NOT held, found %s", r.Expectation, r.Class)
 }

@@ -327,3 +327,44 @@ func (r ReasonInfo) Text() string {
 func (c ClassInfo) AskFor(host string) string {
 	return strings.ReplaceAll(c.Ask, "%s", host)
 }
+
+// Alias names a set of classes that an expectation may use instead of
+// listing them (docs/expectations.md). The two aliases split the classes
+// whose SYN reached a listening TCP stack from those whose SYN never did:
+// what a segmentation test asks.
+type Alias struct {
+	Name    string
+	Classes []Class
+	Meaning string
+}
+
+// Aliases are the words an expectation accepts besides class names.
+var Aliases = []Alias{
+	{
+		Name:    AliasBlocked,
+		Classes: []Class{Firewall, Unreachable},
+		Meaning: "the SYN never reached a listening stack",
+	},
+	{
+		Name:    AliasReachable,
+		Classes: []Class{Connected, ClosedByPeer, Refused},
+		Meaning: "the SYN reached the host's TCP stack (a refused host is reachable)",
+	},
+}
+
+// Aliases' names, for code that must tell which one it means.
+const (
+	AliasBlocked   = "blocked"
+	AliasReachable = "reachable"
+)
+
+// AliasClasses returns the classes of the named alias; nil when there is
+// no such alias.
+func AliasClasses(name string) []Class {
+	for _, a := range Aliases {
+		if a.Name == name {
+			return a.Classes
+		}
+	}
+	return nil
+}

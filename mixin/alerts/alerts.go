@@ -67,7 +67,8 @@ type Annotations struct {
 	DashboardURL string `yaml:"dashboard_url,omitempty"`
 }
 
-// Teams lists every team slug once, in class order.
+// Teams lists every team slug once, in class order, then the security
+// team of the expectation alerts.
 func Teams() []string {
 	var teams []string
 	seen := map[string]bool{}
@@ -77,7 +78,7 @@ func Teams() []string {
 			teams = append(teams, c.Team)
 		}
 	}
-	return teams
+	return append(teams, mixin.SecurityTeam)
 }
 
 // ExporterTeam is the team that runs the exporter: the one of its own
@@ -106,11 +107,32 @@ const unknownReason = "a reason these rules do not know; see the verdict table o
 const ProbeKey = "job, instance, module, vantage"
 
 // evidenceJoin is the per-vantage verdict of the classes the matcher selects,
-// with tcp_verdict_info's reason and responder copied onto it.
+// with tcp_verdict_info's reason and responder copied onto it, for probes
+// without an expected verdict (UnlessExpectation).
 func evidenceJoin(cfg mixin.Config, classMatcher string) string {
 	return fmt.Sprintf("(tcp_verdict{%s} == 1)\n"+
 		"    * on (%s, class) group_left (reason, responder)\n"+
-		"  tcp_verdict_info{%s}", cfg.Probe(classMatcher), ProbeKey, cfg.Probe(classMatcher))
+		"  tcp_verdict_info{%s}\n"+
+		"  %s", cfg.Probe(classMatcher), ProbeKey, cfg.Probe(classMatcher), UnlessExpectation(cfg))
+}
+
+// UnlessExpectation drops, from a per-probe vector, the probes that have an
+// expected verdict: every alert about a verdict (a class, a path blocked
+// from some vantages, a verdict that comes and goes) ends its per-vantage
+// selection with it, for such a probe is judged by the expectation alerts
+// alone. An expected verdict pages nobody; an unexpected one pages once,
+// as unexpected (docs/expectations.md, "Alerts").
+func UnlessExpectation(cfg mixin.Config) string {
+	return fmt.Sprintf("unless on (%s) tcp_verdict_expected{%s}", ProbeKey, cfg.Probe())
+}
+
+// UnlessUnexpected drops the probes whose verdict was not the expected
+// one: alerts about what happens beyond the verdict (the session failing
+// an expectation, some addresses of a name failing) use it, so that a
+// breach pages as one, while such a fault of a verdict that was expected
+// (a reachable service answering wrongly) still pages.
+func UnlessUnexpected(cfg mixin.Config) string {
+	return fmt.Sprintf("unless on (%s) (tcp_verdict_expected{%s} == 0)", ProbeKey, cfg.Probe())
 }
 
 // Template snippets that read other series at evaluation time. targetSel
@@ -175,7 +197,10 @@ func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 
 	var d strings.Builder
 	d.WriteString(targetSel("class", "reason", "responder"))
-	d.WriteString(vantageList("from", `printf "tcp_verdict_info{%sclass=%q,reason=%q,responder=%q}" $sel $labels.class $labels.reason $labels.responder`))
+	// The vantages that see the evidence, less those that expected a
+	// verdict: the alert leaves them out (UnlessExpectation), so does its
+	// list.
+	d.WriteString(vantageList("from", `printf "tcp_verdict_info{%sclass=%q,reason=%q,responder=%q} unless on (`+ProbeKey+`) tcp_verdict_expected" $sel $labels.class $labels.reason $labels.responder`))
 	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}){{ with $from }} from vantages {{ . }}{{ end }}: %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
 	d.WriteString(evidence(c))
 	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(c.Owner), template(ask(c)))
@@ -209,7 +234,8 @@ func evidence(c verdict.ClassInfo) string {
 func PartialRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 	expr := fmt.Sprintf("tcp_address_verdict_info{%s}\n"+
 		"  and ignoring (address, class, reason, responder)\n"+
-		"(tcp_verdict{%s} == 1)", cfg.Probe(fmt.Sprintf("class=%q", c.Class)), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+		"(tcp_verdict{%s} == 1)\n"+
+		"  %s", cfg.Probe(fmt.Sprintf("class=%q", c.Class)), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)), UnlessUnexpected(cfg))
 	var d strings.Builder
 	fmt.Fprintf(&d, "Probe of {{ $labels.instance }} (job {{ $labels.job }}): the target connects, but its address {{ $labels.address }} is %s, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n", c.Class)
 	d.WriteString(evidence(c))
@@ -311,7 +337,8 @@ const causeLine = `{{ $sel := printf "job=%q,instance=%q" $labels.job $labels.in
 func ExpectationRule(cfg mixin.Config) Rule {
 	expr := fmt.Sprintf("probe_failed_due_to_regex{%s}\n"+
 		"  and (probe_success{%s} == 0)\n"+
-		"  and ignoring (class) (tcp_verdict{%s} == 1)", cfg.Probe(), cfg.Probe(), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+		"  and ignoring (class) (tcp_verdict{%s} == 1)\n"+
+		"  %s", cfg.Probe(), cfg.Probe(), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)), UnlessUnexpected(cfg))
 	service := verdict.ClosedByPeer.Info()
 	exporter := verdict.Error.Info()
 	policy := cfg.Class(service.Class)
@@ -382,7 +409,8 @@ func ExporterRules(cfg mixin.Config) []Rule {
 // Rules is every alerting rule: the verdict classes first, in class order,
 // then a path blocked from some vantages, then the failed expectation of a
 // connected target, then some addresses of a connected target failing, by
-// class, then exporter health.
+// class, then the expectation alerts (a breach, then an unexpected verdict
+// by found class), then exporter health.
 func Rules(cfg mixin.Config) []Rule {
 	var rules []Rule
 	for _, c := range mixin.Failing() {
@@ -391,6 +419,10 @@ func Rules(cfg mixin.Config) []Rule {
 	rules = append(rules, PathBlockedRule(cfg), ExpectationRule(cfg))
 	for _, c := range mixin.PartialFailing() {
 		rules = append(rules, PartialRule(cfg, c))
+	}
+	rules = append(rules, UnexpectedlyReachableRule(cfg))
+	for _, c := range verdict.Classes {
+		rules = append(rules, UnexpectedRule(cfg, c))
 	}
 	return append(rules, ExporterRules(cfg)...)
 }
@@ -488,6 +520,7 @@ func MarkdownTable(cfg mixin.Config) string {
 	for _, c := range mixin.PartialFailing() {
 		partialOf[mixin.PartialAlertName(c.Class)] = c
 	}
+	unexpected := 0 // Rules has one Unexpected rule per class, in class order
 	for _, r := range Rules(cfg) {
 		when := "`" + strings.Join(strings.Fields(r.Expr), " ") + "`"
 		if c, ok := classOf[r.Alert]; ok {
@@ -503,7 +536,124 @@ func MarkdownTable(cfg mixin.Config) string {
 		if c, ok := partialOf[r.Alert]; ok {
 			when = fmt.Sprintf("the target connects, but an address of its name (`tcp.addresses: all`) is `%s`", c.Class)
 		}
+		if r.Alert == mixin.UnexpectedlyReachable {
+			when = fmt.Sprintf("the probe expects only classes outside `%s` (e.g. `%s`) and finds one of %s: %s", verdict.AliasReachable, verdict.AliasBlocked, backquoted(reachableClasses()), BreachMeaning)
+		}
+		if r.Alert == mixin.Unexpected {
+			when = fmt.Sprintf("the probe expects other classes and finds `%s`, and it is no breach", verdict.Classes[unexpected].Class)
+			unexpected++
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | `%s` |\n", r.Alert, strings.ReplaceAll(when, "|", "\\|"), r.For, r.Labels.Severity, r.Labels.Team)
 	}
 	return b.String()
+}
+
+// BreachMeaning is what TCPVerdictUnexpectedlyReachable says a breach is.
+const BreachMeaning = "a segmentation breach: the SYN reached a TCP stack on a path that must be blocked"
+
+// reachableClasses are the classes of the `reachable` alias, whose SYN
+// reached the target's TCP stack.
+func reachableClasses() []verdict.Class { return verdict.AliasClasses(verdict.AliasReachable) }
+
+func backquoted(cs []verdict.Class) string {
+	q := make([]string, len(cs))
+	for i, c := range cs {
+		q[i] = "`" + string(c) + "`"
+	}
+	return strings.Join(q, ", ")
+}
+
+// reachableRegexp matches an expectation label (tcp_verdict_expected's
+// canonical class list) that names a reachable class: PromQL anchors it.
+func reachableRegexp() string {
+	names := make([]string, 0, 3)
+	for _, c := range reachableClasses() {
+		names = append(names, string(c))
+	}
+	return "(.*,)?(" + strings.Join(names, "|") + ")(,.*)?"
+}
+
+// unexpectedJoin is the per-vantage probes whose verdict was not expected,
+// with the expectation matcher given, and whose class the matcher selects:
+// tcp_verdict_expected (labelled with the expectation) plus the verdict's
+// evidence from tcp_verdict_info (class, reason and responder; each is 1,
+// so the alert's value is 1).
+func unexpectedJoin(cfg mixin.Config, expectationMatcher, classMatcher string) string {
+	return fmt.Sprintf("  (tcp_verdict_expected{%s} == 0)\n"+
+		"+ on (%s) group_left (class, reason, responder)\n"+
+		"  tcp_verdict_info{%s}", cfg.Probe(expectationMatcher), ProbeKey, cfg.Probe(classMatcher))
+}
+
+// expectationHead is the first line of the expectation alerts'
+// descriptions: the probe, what was expected and what was found.
+const expectationHead = "Probe of {{ $labels.instance }} (job {{ $labels.job }}{{ with $labels.module }}, module {{ . }}{{ end }}){{ with $labels.vantage }} from vantage {{ . }}{{ end }}: " +
+	"expected {{ $labels.expectation }}, found {{ $labels.class }}, reason {{ $labels.reason }}{{ with $labels.responder }} from {{ . }}{{ end }}.\n"
+
+// UnexpectedlyReachableRule fires, per vantage, for a probe that expected
+// only classes whose SYN never reaches a listening stack (blocked, or a
+// DNS failure) and found a reachable class: connected, closed_by_peer, or
+// refused, for a refused host is reachable and only its port is closed. It
+// goes to the security team.
+func UnexpectedlyReachableRule(cfg mixin.Config) Rule {
+	reach := reachableClasses()
+	names := make([]string, len(reach))
+	for i, c := range reach {
+		names[i] = string(c)
+	}
+	expr := unexpectedJoin(cfg, fmt.Sprintf("expectation!~%q", reachableRegexp()), fmt.Sprintf("class=~%q", strings.Join(names, "|")))
+	var d strings.Builder
+	d.WriteString(expectationHead)
+	d.WriteString("Evidence: ")
+	d.WriteString(reasonEvidence(reach...))
+	fmt.Fprintf(&d, "\nThis is %s.\n", BreachMeaning)
+	fmt.Fprintf(&d, "Who fixes it: %s; find the firewall or policy change that opened the path from {{ with $labels.vantage }}vantage {{ . }}{{ else }}%s{{ end }}, and close it.", mixin.SecurityOwner, ProbingHost)
+	policy := cfg.UnexpectedlyReachable
+	return Rule{
+		Alert:  mixin.UnexpectedlyReachable,
+		Expr:   expr,
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: mixin.SecurityTeam},
+		Annotations: withURLs(cfg, mixin.UnexpectedlyReachable, Annotations{
+			Summary:     "{{ $labels.instance }}: reachable ({{ $labels.class }}){{ with $labels.vantage }} from vantage {{ . }}{{ end }}, expected {{ $labels.expectation }}: segmentation breach",
+			Description: d.String(),
+		}),
+	}
+}
+
+// UnexpectedRule fires, per vantage, for a probe whose verdict is class c
+// although other classes were expected, and that is no breach
+// (UnexpectedlyReachableRule): for a reachable c, the expectation names a
+// reachable class too. It goes to c's team, waits and pages as c's own
+// alert; connected has no team: a connection where other reachable classes
+// were expected (a port that must stay shut answers) goes to the security
+// team, with the breach's policy.
+func UnexpectedRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
+	expectation := ""
+	for _, r := range reachableClasses() {
+		if r == c.Class {
+			expectation = fmt.Sprintf("expectation=~%q", reachableRegexp())
+		}
+	}
+	expr := unexpectedJoin(cfg, expectation, fmt.Sprintf("class=%q", c.Class))
+	team, owner, policy := c.Team, c.Owner, cfg.Class(c.Class)
+	askText := ask(c)
+	if team == "" {
+		team, owner, policy = mixin.SecurityTeam, mixin.SecurityOwner, cfg.UnexpectedlyReachable
+		askText = "find who opened the port and whether it must stay open"
+	}
+	var d strings.Builder
+	d.WriteString(expectationHead)
+	d.WriteString(evidence(c))
+	fmt.Fprintf(&d, "What it means: %s.\n", template(c.Meaning))
+	fmt.Fprintf(&d, "Who fixes it: %s; %s.", template(owner), template(askText))
+	return Rule{
+		Alert:  mixin.Unexpected,
+		Expr:   expr,
+		For:    policy.For,
+		Labels: Labels{Severity: policy.Severity, Team: team},
+		Annotations: withURLs(cfg, mixin.Unexpected, Annotations{
+			Summary:     fmt.Sprintf("{{ $labels.instance }}: %s{{ with $labels.vantage }} from vantage {{ . }}{{ end }}, expected {{ $labels.expectation }}", c.Class),
+			Description: d.String(),
+		}),
+	}
 }

@@ -25,7 +25,7 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 	byName := map[string]Rule{}
 	cfg := mixin.Default()
 	for _, r := range Rules(cfg) {
-		if _, dup := byName[r.Alert]; dup {
+		if _, dup := byName[r.Alert]; dup && r.Alert != mixin.Unexpected { // one per found class
 			t.Errorf("alert %s defined twice", r.Alert)
 		}
 		byName[r.Alert] = r
@@ -67,6 +67,47 @@ func TestRulesFollowTheTaxonomy(t *testing.T) {
 		r.Labels.Severity != mixin.Critical || !strings.Contains(r.Annotations.Description, service.Owner) {
 		t.Errorf("%s: team %q, for %s, severity %s, want %q, 2m, %s and the owner %q in its description",
 			mixin.ExpectationFailed, r.Labels.Team, r.For, r.Labels.Severity, service.Team, mixin.Critical, service.Owner)
+	}
+}
+
+// The expectation alerts: a breach goes to security; an unexpected verdict
+// to its found class's team (security for connected), one rule per class.
+func TestExpectationRules(t *testing.T) {
+	teams := map[verdict.Class]string{}
+	breaches := 0
+	for _, r := range Rules(mixin.Default()) {
+		switch r.Alert {
+		case mixin.UnexpectedlyReachable:
+			breaches++
+			if r.Labels.Team != mixin.SecurityTeam || r.Labels.Severity != mixin.Critical {
+				t.Errorf("%s: team %s severity %s, want %s critical", r.Alert, r.Labels.Team, r.Labels.Severity, mixin.SecurityTeam)
+			}
+		case mixin.Unexpected:
+			for _, c := range verdict.Classes {
+				if strings.Contains(r.Expr, `class="`+string(c.Class)+`"`) {
+					teams[c.Class] = r.Labels.Team
+				}
+			}
+		}
+		// Every verdict alert leaves probes with an expectation to the
+		// expectation alerts.
+		if strings.HasPrefix(r.Expr, "count without") || r.Alert == mixin.PathBlocked {
+			if !strings.Contains(r.Expr, UnlessExpectation(mixin.Default())) {
+				t.Errorf("%s does not exclude probes with an expectation: %s", r.Alert, r.Expr)
+			}
+		}
+	}
+	if breaches != 1 {
+		t.Errorf("%d %s rules, want 1", breaches, mixin.UnexpectedlyReachable)
+	}
+	for _, c := range verdict.Classes {
+		want := c.Team
+		if want == "" {
+			want = mixin.SecurityTeam
+		}
+		if teams[c.Class] != want {
+			t.Errorf("%s for found class %s: team %q, want %q", mixin.Unexpected, c.Class, teams[c.Class], want)
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ func newTests(cfg mixin.Config) tests {
 	}
 	steps = max(steps, minutes(cfg.PartialAddresses.For)+4)
 	steps = max(steps, minutes(cfg.PathBlocked.For)+4)
+	steps = max(steps, minutes(cfg.UnexpectedlyReachable.For)+4)
 	return tests{cfg: cfg, steps: steps}
 }
 
@@ -148,7 +149,7 @@ func minutes(d string) int {
 func TestsYAML(cfg mixin.Config) []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
 	u := newTests(cfg)
-	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup(), u.vantageGroup())
+	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup(), u.vantageGroup(), u.expectedVerdictGroup())
 	f.Tests = append(f.Tests, u.exporterGroups()...)
 	return render(f)
 }
@@ -539,4 +540,153 @@ func (u tests) vantageGroup() testGroup {
 		{EvalTime: fires(u.cfg.Class(verdict.Unreachable)), AlertName: mixin.AlertName(verdict.Unreachable), ExpAlerts: []expAlert{}},
 	}
 	return g
+}
+
+// expectedVerdictGroup tests the expectation alerts, per vantage, as
+// docs/expectations.md promises them: a probe expected blocked that is
+// dropped pages nobody; one expected blocked that connects or is refused
+// raises TCPVerdictUnexpectedlyReachable to security and nothing else; one
+// expected reachable that is dropped raises TCPVerdictUnexpected to the
+// network team and not TCPVerdictFirewall; a target blocked from one
+// vantage and open from another, each as expected, raises nothing (no
+// TCPVerdictPathBlocked); a port expected refused that connects goes to
+// security as unexpected; an expected reachable target whose session fails
+// its query still raises TCPVerdictExpectationFailed, a breach whose
+// session fails does not; and a probe without an
+// expectation next to them still raises its class's alert.
+func (u tests) expectedVerdictGroup() testGroup {
+	g := testGroup{Name: "expected verdicts: a breach goes to security, any other mismatch to the found class's team, an expected verdict to nobody", Interval: "1m"}
+	steady := func(v int) string { return fmt.Sprintf("%dx%d", v, u.steps) }
+	blocked := verdict.AliasExpectation(verdict.AliasBlocked).String()
+	reachable := verdict.AliasExpectation(verdict.AliasReachable).String()
+	refusedOnly := verdict.ExpectationOf(verdict.Refused).String()
+	// probe is the input of one probe from a vantage: its state set,
+	// evidence, and tcp_verdict_expected when it has an expectation; the
+	// file_sd label `expect` rides on every series, as the docs wire it.
+	probe := func(instance, vantage string, r verdict.ReasonInfo, expectation string, expected bool, success, regex int) {
+		sel := fmt.Sprintf("job=%q,instance=%q,vantage=%q", testJob, instance, vantage)
+		if expectation != "" {
+			sel += fmt.Sprintf(",expect=%q", expectation)
+		}
+		for _, c := range verdict.Classes {
+			v := steady(0)
+			if c.Class == r.Class {
+				v = steady(1)
+			}
+			g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict{%s,class=%q}", sel, c.Class), v})
+		}
+		g.InputSeries = append(g.InputSeries,
+			series{fmt.Sprintf("tcp_verdict_info{%s,address=%q,class=%q,reason=%q,responder=%q}", sel, testAddress, r.Class, r.Reason, testAddress), steady(1)},
+			series{fmt.Sprintf("probe_success{%s}", sel), steady(success)},
+			series{fmt.Sprintf("probe_failed_due_to_regex{%s}", sel), steady(regex)})
+		if expectation != "" {
+			v := 0
+			if expected {
+				v = 1
+			}
+			g.InputSeries = append(g.InputSeries, series{fmt.Sprintf("tcp_verdict_expected{%s,expectation=%q}", sel, expectation), steady(v)})
+		}
+	}
+	connected, refused, drop := firstReason(verdict.Connected), firstReason(verdict.Refused), firstReason(verdict.Firewall)
+	const (
+		dropped  = "db.example.net:5432"      // expected blocked, dropped: fine
+		open     = "db-open.example.net:5432" // expected blocked, connects: breach
+		refusing = "db-rst.example.net:5432"  // expected blocked, refused: breach
+		lost     = "app.example.net:443"      // expected reachable, dropped: unexpected
+		split    = "mgmt.example.net:22"      // blocked from dmz, open from ops, both expected
+		shut     = "old.example.net:23"       // expected refused (decommissioned), connects
+		plain    = "plain.example.net:443"    // no expectation, dropped: the class alert
+		halfway  = "legacy.example.net:8080"  // refused from both vantages, expected so from one
+		banner   = "ssh.example.net:22"       // expected reachable, connects, fails its expect
+		dmz, ops = "dmz", "ops"
+	)
+	probe(dropped, dmz, drop, blocked, true, 1, 0)
+	probe(open, dmz, connected, blocked, false, 0, 1) // and its banner is wrong: one alert all the same
+	probe(refusing, dmz, refused, blocked, false, 0, 0)
+	probe(lost, dmz, drop, reachable, false, 0, 0)
+	probe(split, dmz, drop, blocked, true, 1, 0)
+	probe(split, ops, connected, reachable, true, 1, 0)
+	probe(shut, ops, connected, refusedOnly, false, 0, 0)
+	probe(plain, dmz, drop, "", false, 0, 0)
+	probe(banner, ops, connected, reachable, true, 0, 1)  // reachable as expected, but its answer is wrong
+	probe(halfway, dmz, refused, refusedOnly, true, 1, 0) // refused as expected from dmz
+	probe(halfway, ops, refused, "", false, 0, 0)         // and with no expectation from ops: its alert names ops alone
+
+	// want is what the expectation rules' templates must render.
+	want := func(alert, instance, vantage, expectation string, r verdict.ReasonInfo, team string, p mixin.Policy) expAlert {
+		l := map[string]string{"job": testJob, "instance": instance, "vantage": vantage, "expect": expectation, "expectation": expectation,
+			"class": string(r.Class), "reason": string(r.Reason), "responder": testAddress, "team": team, "severity": p.Severity}
+		head := fmt.Sprintf("Probe of %s (job %s) from vantage %s: expected %s, found %s, reason %s from %s.\n", instance, testJob, vantage, expectation, r.Class, r.Reason, testAddress)
+		if alert == mixin.UnexpectedlyReachable {
+			return expAlert{Labels: l, Annotations: withURLs(u.cfg, alert, Annotations{
+				Summary: fmt.Sprintf("%s: reachable (%s) from vantage %s, expected %s: segmentation breach", instance, r.Class, vantage, expectation),
+				Description: head + fmt.Sprintf("Evidence: %s\nThis is %s.\nWho fixes it: %s; find the firewall or policy change that opened the path from vantage %s, and close it.",
+					r.Text(), BreachMeaning, mixin.SecurityOwner, vantage),
+			})}
+		}
+		c := r.Class.Info()
+		owner, askText := c.Owner, ask(c)
+		if c.Team == "" {
+			owner, askText = mixin.SecurityOwner, "find who opened the port and whether it must stay open"
+		}
+		return expAlert{Labels: l, Annotations: withURLs(u.cfg, alert, Annotations{
+			Summary:     fmt.Sprintf("%s: %s from vantage %s, expected %s", instance, r.Class, vantage, expectation),
+			Description: head + fmt.Sprintf("Evidence: %s\nWhat it means: %s.\nWho fixes it: %s; %s.", r.Text(), c.Meaning, owner, askText),
+		})}
+	}
+	breach := u.cfg.UnexpectedlyReachable
+	expected := map[string][]expAlert{
+		mixin.UnexpectedlyReachable: {
+			want(mixin.UnexpectedlyReachable, open, dmz, blocked, connected, mixin.SecurityTeam, breach),
+			want(mixin.UnexpectedlyReachable, refusing, dmz, blocked, refused, mixin.SecurityTeam, breach),
+		},
+		mixin.Unexpected: {
+			want(mixin.Unexpected, lost, dmz, reachable, drop, verdict.Firewall.Info().Team, u.cfg.Class(verdict.Firewall)),
+			want(mixin.Unexpected, shut, ops, refusedOnly, connected, mixin.SecurityTeam, breach),
+		},
+		mixin.ExpectationFailed: {{
+			Labels: map[string]string{"job": testJob, "instance": banner, "vantage": ops, "expect": reachable,
+				"team": verdict.ClosedByPeer.Info().Team, "severity": u.cfg.Class(verdict.ClosedByPeer).Severity},
+			Annotations: withURLs(u.cfg, mixin.ExpectationFailed, Annotations{
+				Summary: fmt.Sprintf("%s: %s, but %s", banner, verdict.Connected, ExpectationSummary),
+				Description: fmt.Sprintf("Probe of %s (job %s): %s, yet the probe failed.\n%s.\n"+
+					"The probe with &debug=true shows what the service sent and why the probe failed.\n"+
+					"Who fixes it: %s, if the service's answer or certificate changed; %s, if the module's expectation or TLS settings are wrong.",
+					banner, testJob, verdict.Connected, ExpectationText, verdict.ClosedByPeer.Info().Owner, verdict.Error.Info().Owner),
+			}),
+		}},
+		mixin.AlertName(verdict.Refused): {
+			testTarget{cfg: u.cfg, instance: halfway, class: refused.Class.Info(), reason: refused, responder: testAddress, vantages: ops}.alert(ops),
+		},
+		mixin.AlertName(verdict.Firewall): {
+			testTarget{cfg: u.cfg, instance: plain, class: drop.Class.Info(), reason: drop, responder: testAddress, vantages: dmz}.alert(dmz),
+		},
+	}
+	// Every alert that could fire is checked, once all their `for`s have
+	// passed: exactly the wanted ones fire, and no other.
+	seen := map[string]bool{}
+	for _, r := range Rules(u.cfg) {
+		if seen[r.Alert] {
+			continue
+		}
+		seen[r.Alert] = true
+		if r.Labels.Team == ExporterTeam() && r.Alert != mixin.AlertName(verdict.Error) && r.Alert != mixin.Unexpected {
+			continue // exporter health: no up series here
+		}
+		exp := expected[r.Alert]
+		if exp == nil {
+			exp = []expAlert{}
+		}
+		g.AlertTests = append(g.AlertTests, alertTest{EvalTime: fmt.Sprintf("%dm", u.steps-1), AlertName: r.Alert, ExpAlerts: exp})
+	}
+	// Before their `for`, the expectation alerts are pending, not firing.
+	g.AlertTests = append(g.AlertTests,
+		alertTest{EvalTime: fmt.Sprintf("%dm", minutes(breach.For)-1), AlertName: mixin.UnexpectedlyReachable, ExpAlerts: []expAlert{}})
+	return g
+}
+
+// alert is t's class alert with a vantage label on the probe: the class
+// alert counts vantages away, so its labels are t.labels().
+func (t testTarget) alert(string) expAlert {
+	return expAlert{Labels: t.labels(), Annotations: t.annotations()}
 }

@@ -242,6 +242,9 @@ func New(cfg mixin.Config) Dashboard {
 	l.add(10, 9, activeAlerts())
 	l.add(24, 7, g.lastHop())
 	l.add(24, 7, g.addressTable())
+	l.row("Segmentation")
+	l.add(4, 8, g.expectationsNotHeld())
+	l.add(20, 8, g.segmentationTable())
 	l.row("Timing")
 	l.add(12, 8, g.phaseDurations())
 	l.add(12, 8, g.probeDuration())
@@ -604,5 +607,62 @@ func (g builder) scrapesFailing() Panel {
 			Overrides: []Override{}},
 		Options: map[string]any{"colorMode": "background", "graphMode": "none",
 			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+// The segmentation view: probes with an expected verdict (docs/expectations.md).
+
+// SegmentationTitle is the segmentation table's title.
+const SegmentationTitle = "Segmentation: expected vs found"
+
+// expectedJoin is every probe with an expectation, valued 1 when it held
+// and 0 when not, with what was found (class, reason, responder) beside
+// the expectation.
+func (g builder) expectedJoin() string {
+	return fmt.Sprintf("tcp_verdict_expected{%s}\n  * on (job, instance, module, vantage) group_left (class, reason, responder)\ntcp_verdict_info{%s}", g.probeSel, g.probeSel)
+}
+
+func (g builder) expectationsNotHeld() Panel {
+	return Panel{Type: "stat", Title: "Expectations not held",
+		Description: fmt.Sprintf("Probes whose verdict is not the expected one, per vantage: a breach (alert %s, team %s) or another mismatch (alert %s).",
+			mixin.UnexpectedlyReachable, mixin.SecurityTeam, mixin.Unexpected),
+		Targets: []Target{{Expr: fmt.Sprintf("count(tcp_verdict_expected{%s} == 0) or vector(0)", g.probeSel), Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "none", "color": map[string]any{"mode": "thresholds"},
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "green", "value": nil}, {"color": "red", "value": 1}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"colorMode": "background", "graphMode": "none",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
+	}
+}
+
+func (g builder) segmentationTable() Panel {
+	var words []string
+	for _, a := range verdict.Aliases {
+		words = append(words, fmt.Sprintf("**%s** = %s (%s)", a.Name, verdict.ExpectationOf(a.Classes...), a.Meaning))
+	}
+	byName := func(name string, props ...map[string]any) Override {
+		return Override{Matcher: map[string]any{"id": "byName", "options": name}, Properties: props}
+	}
+	return Panel{Type: "table", Title: SegmentationTitle,
+		Description: "Every probe with an expected verdict (the probe's expect parameter or its module's expect), per target and vantage: what was expected, what was found and whether it held, breaches first. " +
+			"Expectations differ per vantage: the DMZ must not reach what the app tier must.\n\n" + strings.Join(words, "; ") + ".",
+		Targets: []Target{{Expr: g.expectedJoin(), Instant: true, Format: "table"}},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{"custom": map[string]any{"filterable": true}},
+			Overrides: []Override{
+				classColumn(),
+				byName("Value", map[string]any{"id": "displayName", "value": "held"},
+					map[string]any{"id": "mappings", "value": upDown("held", "NOT HELD")},
+					map[string]any{"id": "custom.cellOptions", "value": map[string]any{"type": "color-background"}}),
+				byName("expectation", map[string]any{"id": "displayName", "value": "expected"}),
+				byName("class", map[string]any{"id": "displayName", "value": "found"}),
+			},
+		},
+		// Value 0 (not held) sorts first.
+		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "held", "desc": false}}},
+		Transformations: []map[string]any{{"id": "organize", "options": map[string]any{
+			"excludeByName": map[string]any{"Time": true, "__name__": true},
+			"indexByName":   map[string]any{"Value": 0, "instance": 1, "vantage": 2, "expectation": 3, "class": 4, "reason": 5, "responder": 6, "module": 7, "job": 8},
+		}}},
 	}
 }

@@ -10,7 +10,10 @@
 // so every dashboard query is checked to return some. Another is a silent
 // listener: connected, and also probed by modules that expect a banner and
 // a TLS handshake it never sends, whose failed probes page the service's
-// team. The package has only tests:
+// team. TestExpectationsPerVantage proves expected verdicts (issue 17) in
+// the vantage lab: file_sd files with expectations per vantage, which
+// alerts reach which team, and the check command in a change window. The
+// package has only tests:
 //
 //	go test ./test/alerting/ -v
 package alerting
