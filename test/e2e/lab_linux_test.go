@@ -191,6 +191,13 @@ const exporterConfig = `modules:
     prober: tcp
     timeout: 2s
     tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 300ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
+  # Both families in one check run: a literal of either family is dialled
+  # (a module without fallback refuses the other family's literals, as
+  # blackbox_exporter does).
+  any_trace:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: true, hold: 300ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
   # Connect only, for the phase timings.
   v4_connect:
     prober: tcp
