@@ -34,7 +34,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/report"
 )
@@ -136,20 +136,18 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
-	limits := handler.DeriveLimits(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
-	logger.Info("limits", "nofile", limits.NofileLimit, "max_in_flight", limits.MaxInFlight,
-		"trace_max_sockets", limits.TraceSockets, "max_draining", limits.Draining, "max_connections", limits.MaxConnections, "debug", !lf.disableDebug)
-	prober.SetMaxDraining(limits.Draining)
-	slots, traceSockets := budget.New(limits.MaxInFlight), budget.New(limits.TraceSockets)
-	conns := handler.NewConnLimit(limits.MaxConnections)
+	plan := limits.Derive(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
+	logger.Info("limits", "nofile", plan.NofileLimit, "max_in_flight", plan.MaxInFlight,
+		"trace_max_sockets", plan.TraceSockets, "max_draining", plan.Draining, "max_connections", plan.MaxConnections, "debug", !lf.disableDebug)
+	lim := limits.New(plan)
 
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)
-	collector.RegisterLimits(reg, slots, traceSockets, conns.Budget())
+	collector.RegisterLimits(reg, lim)
 
 	mux := http.NewServeMux()
 	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist, Resolver: resolver,
-		Slots: slots, TraceBudget: traceSockets, DisableDebug: lf.disableDebug})
+		Limits: lim, DisableDebug: lf.disableDebug})
 	mux.Handle("/transcript", &handler.Transcript{History: hist, Disabled: lf.disableDebug})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})
@@ -162,11 +160,11 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	}
 	mux.Handle("/", &handler.Status{History: hist, Version: report.Version(version.Version, version.GetRevision(), version.BuildDate), Pprof: enablePprof})
 
-	server := newServer(mux, conns)
+	server := newServer(mux, lim.Conns)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- listenAndServe(server, conns, webFlags, logger) }()
+	go func() { serveErr <- listenAndServe(server, lim.Conns, webFlags, logger) }()
 
 	for {
 		select {

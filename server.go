@@ -9,20 +9,21 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
-	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
-// limitFlags are the serve command's load-limit flags (docs/security.md, "Load
-// limits, HTTP hardening and debug"); 0 means derived (handler.DeriveLimits).
+// limitFlags are the serve command's load-limit flags (docs/security.md,
+// "Load limits, HTTP hardening and debug"); 0 means derived (limits.Derive).
 type limitFlags struct {
 	maxInFlight, traceSockets, maxConns int
 	disableDebug                        bool
 }
 
 // HTTP timeouts (docs/security.md, "Load limits, HTTP hardening and debug").
-// Read and write timeouts bound every endpoint but /probe, whose handler moves
-// its connection's deadlines to its probe's timeout (handler.extendDeadlines): a
-// module may set any timeout, and a reload may change it.
+// Read and write timeouts bound every endpoint but /probe, whose handler
+// moves its connection's deadlines to its probe's timeout
+// (handler.extendDeadlines): a module may set any timeout, and a reload may
+// change it.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readWriteTimeout  = 30 * time.Second
@@ -32,7 +33,7 @@ const (
 	maxHeaderBytes = 16 << 10 // a scrape's headers, basic auth included, with room
 )
 
-func newServer(h http.Handler, conns *handler.ConnLimit) *http.Server {
+func newServer(h http.Handler, conns *limits.ConnLimit) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -47,7 +48,7 @@ func newServer(h http.Handler, conns *handler.ConnLimit) *http.Server {
 // listenAndServe is web.ListenAndServe with the connection limit on each
 // TCP listener. Systemd socket activation and vsock addresses go through
 // web.ListenAndServe unchanged, without the connection limit.
-func listenAndServe(server *http.Server, conns *handler.ConnLimit, flags *web.FlagConfig, logger *slog.Logger) error {
+func listenAndServe(server *http.Server, conns *limits.ConnLimit, flags *web.FlagConfig, logger *slog.Logger) error {
 	if flags.WebSystemdSocket != nil && *flags.WebSystemdSocket {
 		logger.Warn("systemd socket activation: --web.max-connections does not apply")
 		return web.ListenAndServe(server, flags, logger)

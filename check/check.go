@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -69,6 +70,9 @@ type plan struct {
 	targets    []plannedTarget
 	moduleName string // --module's
 	baseline   *jsonReport
+	// drains tracks the sessions left draining after their probe, for
+	// Run to wait for them before the command exits.
+	drains *limits.Drains
 }
 
 // plannedTarget is one target with its own module and expectation.
@@ -105,7 +109,8 @@ func Run(ctx context.Context, o Options) int {
 	}
 	// Exit would close the sessions still draining, with a RST if data
 	// came; a peer that is still silent after a short wait gets none.
-	defer prober.WaitClosed(250 * time.Millisecond)
+	p.drains = limits.NewDrains(limits.DefaultMaxDraining)
+	defer p.drains.Wait(250 * time.Millisecond)
 	var changes []change
 	switch o.Output {
 	case OutputJSON, OutputJUnit, OutputTAP:
@@ -284,7 +289,7 @@ func probeAll(ctx context.Context, p *plan, done func(i int, r *prober.Result)) 
 		go func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true})}
+			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true, Drains: p.drains})}
 		}()
 	}
 	var tick <-chan time.Time

@@ -27,6 +27,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
 // promAccept is what Prometheus 3 sends when it scrapes (default
@@ -37,7 +38,8 @@ const promAccept = "application/openmetrics-text;version=1.0.0;escaping=allow-ut
 	"text/plain;version=0.0.4;q=0.3,*/*;q=0.2"
 
 // benchHandler is the /probe handler as main.go wires it, with the shipped
-// config.yml, an info-level logger writing nowhere and the default history.
+// config.yml, an info-level logger writing nowhere, the default history
+// and the limits derived as for an unknown RLIMIT_NOFILE.
 func benchHandler(b *testing.B) *handler.Probe {
 	b.Helper()
 	data, err := os.ReadFile("../config.yml")
@@ -61,6 +63,7 @@ func benchHandler(b *testing.B) *handler.Probe {
 		Logger:        promslog.New(&promslog.Config{Writer: io.Discard}),
 		TimeoutOffset: 500 * time.Millisecond,
 		History:       history.New(history.DefaultLimit),
+		Limits:        limits.New(limits.Derive(0, 0, 0, 0)),
 	}
 }
 

@@ -1,7 +1,6 @@
 package handler
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,65 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
-	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
-
-func TestDeriveLimits(t *testing.T) {
-	for _, tc := range []struct {
-		nofile, inFlight, traces, conns int
-		want                            Limits
-	}{
-		// 256: 224 after the reserve, 56 for traces, 28 for draining
-		// sessions, (224-56-28-16)/3 = 41.
-		{256, 0, 0, 0, Limits{MaxInFlight: 41, TraceSockets: 56, Draining: 28, MaxConnections: 57, NofileLimit: 256, DerivedInFlight: true}},
-		{1024, 0, 0, 0, Limits{MaxInFlight: 201, TraceSockets: 248, Draining: 124, MaxConnections: 217, NofileLimit: 1024, DerivedInFlight: true}},
-		// Below the reserve one probe still runs: its verdict is then the
-		// exporter's own error, which is the truth.
-		{10, 0, 0, 0, Limits{MaxInFlight: 1, TraceSockets: 0, MaxConnections: 17, NofileLimit: 10, DerivedInFlight: true}},
-		// Flags win; the connections follow the probes.
-		{256, 10, 20, 0, Limits{MaxInFlight: 10, TraceSockets: 20, Draining: 28, MaxConnections: 26, NofileLimit: 256}},
-		{256, 10, 20, 100, Limits{MaxInFlight: 10, TraceSockets: 20, Draining: 28, MaxConnections: 100, NofileLimit: 256}},
-		// Unknown or unlimited: counted as 2^20; the drains keep their own
-		// bound.
-		{0, 0, 0, 0, Limits{MaxInFlight: 262045, TraceSockets: 262136, Draining: 256, MaxConnections: 262061, DerivedInFlight: true}},
-	} {
-		t.Run(fmt.Sprint(tc.nofile, tc.inFlight, tc.traces, tc.conns), func(t *testing.T) {
-			got := DeriveLimits(tc.nofile, tc.inFlight, tc.traces, tc.conns)
-			if got != tc.want {
-				t.Errorf("DeriveLimits = %+v, want %+v", got, tc.want)
-			}
-			if tc.inFlight == 0 && tc.traces == 0 && tc.conns == 0 && tc.nofile > reservedFiles+spareConns+filesPerSlot {
-				// The accounting closes: what the limits may hold fits.
-				held := reservedFiles + got.TraceSockets + got.Draining + got.MaxConnections + (filesPerSlot-1)*got.MaxInFlight
-				if held > tc.nofile {
-					t.Errorf("limits may hold %d descriptors, more than RLIMIT_NOFILE %d", held, tc.nofile)
-				}
-			}
-		})
-	}
-}
-
-func TestSlots(t *testing.T) {
-	for _, tc := range []struct {
-		addresses string
-		max, want int
-	}{
-		{config.AddressesFirst, 8, 1},
-		{config.AddressesAll, 1, 1},
-		{config.AddressesAll, 2, 1},
-		{config.AddressesAll, 3, 2},
-		{config.AddressesAll, 8, 4},
-		{config.AddressesAll, 64, 32},
-	} {
-		m := config.DefaultModule
-		m.TCP.Addresses, m.TCP.MaxAddresses = tc.addresses, tc.max
-		if got := slots(&m); got != tc.want {
-			t.Errorf("slots(addresses %s, max_addresses %d) = %d, want %d", tc.addresses, tc.max, got, tc.want)
-		}
-	}
-}
 
 // A probe that finds no free slot is answered 503 at once, with
 // Retry-After, counted as overloaded, and never dials.
@@ -79,12 +22,12 @@ func TestProbeOverloaded(t *testing.T) {
 	h, _ := newProbe(t)
 	reg := prometheus.NewRegistry()
 	h.Exporter = collector.NewExporter(reg, h.Store)
-	h.Slots = budget.New(1)
+	h.Limits = limits.New(limits.Plan{MaxInFlight: 1})
 	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", testnet.KeepOpen) // the probe holds 50ms
 	first := make(chan int)
 	go func() { first <- get(t, h, "target="+target, nil).Code }()
 	deadline := time.Now().Add(2 * time.Second)
-	for h.Slots.InUse() == 0 && time.Now().Before(deadline) {
+	for h.Limits.Slots.InUse() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
@@ -98,8 +41,8 @@ func TestProbeOverloaded(t *testing.T) {
 	if code := <-first; code != http.StatusOK {
 		t.Errorf("first probe: %d, want 200", code)
 	}
-	if h.Slots.InUse() != 0 {
-		t.Errorf("%d slots still taken after both requests", h.Slots.InUse())
+	if h.Limits.Slots.InUse() != 0 {
+		t.Errorf("%d slots still taken after both requests", h.Limits.Slots.InUse())
 	}
 	if got := gathered(t, reg, "tcp_verdict_exporter_probes_rejected_total", "reason", "overloaded"); got != 1 {
 		t.Errorf("probes_rejected_total{reason=overloaded} = %v, want 1", got)

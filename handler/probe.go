@@ -19,7 +19,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/report"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -38,11 +38,11 @@ type Probe struct {
 	History *history.History
 	// Resolver resolves target names; nil means the system's.
 	Resolver *net.Resolver
-	// Slots bounds the probes in flight (limits.go); nil: no bound. A probe
-	// that does not fit is answered 503 at once.
-	Slots *budget.Budget
-	// TraceBudget bounds the sockets of path traces; nil: no bound.
-	TraceBudget *budget.Budget
+	// Limits bounds what probes hold at once: a probe that finds no free
+	// slot is answered 503 at once; the path traces' sockets and the
+	// sessions draining after their probe go to the prober. Nil: no bound,
+	// and no session drains in the background.
+	Limits *limits.Set
 	// DisableDebug refuses debug=true with 403 (--web.disable-debug).
 	DisableDebug bool
 }
@@ -135,16 +135,16 @@ func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
 	}
 	req := requests.Get().(*probeRequest)
 	req.target, req.moduleName, req.module, req.timeout, req.debug = target, moduleName, module, timeout, debug
-	req.slots = slots(&req.module)
+	req.slots = limits.ProbeSlots(&req.module)
 	return req
 }
 
 // admit takes the request's probe slots, or answers 503 at once.
 func (h *Probe) admit(w http.ResponseWriter, req *probeRequest) bool {
-	if h.Slots != nil && !h.Slots.TryTake(req.slots) {
+	if h.Limits != nil && !h.Limits.Slots.TryTake(req.slots) {
 		h.Exporter.CountRejected(collector.RejectOverloaded)
 		w.Header().Set("Retry-After", retryAfter)
-		http.Error(w, fmt.Sprintf("overloaded: %d probes in flight, the limit (--probe.max-in-flight); try again later", h.Slots.InUse()), http.StatusServiceUnavailable)
+		http.Error(w, fmt.Sprintf("overloaded: %d probes in flight, the limit (--probe.max-in-flight); try again later", h.Limits.Slots.InUse()), http.StatusServiceUnavailable)
 		return false
 	}
 	h.Exporter.ProbeStarted()
@@ -154,8 +154,8 @@ func (h *Probe) admit(w http.ResponseWriter, req *probeRequest) bool {
 // release gives back what admit took.
 func (h *Probe) release(req *probeRequest) {
 	h.Exporter.ProbeDone()
-	if h.Slots != nil {
-		h.Slots.Give(req.slots)
+	if h.Limits != nil {
+		h.Limits.Slots.Give(req.slots)
 	}
 }
 
@@ -163,7 +163,11 @@ func (h *Probe) release(req *probeRequest) {
 func (h *Probe) run(ctx context.Context, req *probeRequest, result *prober.Result) {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	prober.ProbeTo(ctx, req.target, &req.module, prober.Options{Trace: req.debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget}, result)
+	opts := prober.Options{Trace: req.debug, Resolver: h.Resolver}
+	if h.Limits != nil {
+		opts.TraceBudget, opts.Drains = h.Limits.TraceSockets, h.Limits.Drains
+	}
+	prober.ProbeTo(ctx, req.target, &req.module, opts, result)
 }
 
 // answer counts, records, logs and writes what the probe found.
@@ -218,9 +222,9 @@ func (h *Probe) refuse(w http.ResponseWriter, r *prober.Result, module string) {
 const retryAfter = "1"
 
 // extendDeadlines lets this request's connection live as long as its
-// probe: the server's ReadTimeout and WriteTimeout (main.go) are short, for
-// every other endpoint, and a read deadline that passes mid-probe would
-// cancel the request.
+// probe: the server's ReadTimeout and WriteTimeout (server.go) are short,
+// for every other endpoint, and a read deadline that passes mid-probe
+// would cancel the request.
 func extendDeadlines(w http.ResponseWriter, timeout time.Duration) {
 	rc := http.NewResponseController(w)
 	end := time.Now().Add(timeout + answerMargin)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
 // readToEnd reads c to its end as the peer of a probe: nil when it ended
@@ -100,12 +101,10 @@ func TestProbesCloseWithFIN(t *testing.T) {
 	}
 }
 
-// Beyond maxDraining a session is closed at once, after dropping what had
-// already arrived: still FIN, never RST, for data that came before close.
+// Beyond the drain bound a session is closed at once, after dropping what
+// had already arrived: still FIN, never RST, for data that came before
+// close.
 func TestCloseBeyondDrainBoundDropsQueuedData(t *testing.T) {
-	saved := maxDraining
-	maxDraining = 0
-	t.Cleanup(func() { maxDraining = saved })
 
 	ended := make(chan error, 1)
 	sent := make(chan struct{})
@@ -140,7 +139,7 @@ func TestCloseBeyondDrainBoundDropsQueuedData(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	closePolitely(nc)
+	closePolitely(nc, limits.NewDrains(0))
 	if _, err := nc.Read(buf); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("beyond the bound the session is still open (read: %v)", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -26,7 +26,11 @@ type Options struct {
 	Resolver *net.Resolver
 	// TraceBudget bounds the sockets path traces hold across concurrent
 	// probes; nil means no bound (the check command).
-	TraceBudget *budget.Budget
+	TraceBudget *limits.Budget
+	// Drains bounds the sessions that drain in the background after their
+	// probe (closePolitely) and lets a command wait for them; nil lets
+	// none drain: each closes at once, after dropping what had arrived.
+	Drains *limits.Drains
 }
 
 // probe carries one probe's state between its phases.
@@ -40,7 +44,8 @@ type probe struct {
 	// and unable keeps its failure's words for the list's last line.
 	sub    bool
 	unable string
-	budget *budget.Budget
+	budget *limits.Budget
+	drains *limits.Drains
 	// shown and notShown count the peer's bytes the transcript shows and
 	// leaves out (logReceived).
 	shown, notShown int
@@ -74,7 +79,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 // its goroutine's stack, and a stack beyond 8 KB doubles to 16 KB for every
 // probe in flight (docs/performance.md, "A burst of probes in flight").
 func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options, res *Result) {
-	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget}
+	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget, drains: opts.Drains}
 	p.res.Target = target
 	p.res.Phases = make([]PhaseDuration, 0, 5)
 	timeout := m.ProbeTimeout()
@@ -155,7 +160,7 @@ func (p *probe) dial(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
 		}
 		return
 	}
-	defer closePolitely(conn)
+	defer closePolitely(conn, p.drains)
 	p.session(conn, tcp)
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -31,13 +32,17 @@ func module(t *testing.T, yaml string) config.Module {
 	return c.Modules["m"]
 }
 
+// testDrains bounds and tracks the sessions this package's tests' probes
+// leave draining, as the exporter's limits.Set does for its probes.
+var testDrains = limits.NewDrains(limits.DefaultMaxDraining)
+
 func probeTarget(t *testing.T, target string, m config.Module) Result {
 	t.Helper()
 	tg, err := ParseTarget(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Probe(context.Background(), tg, m, Options{Trace: true})
+	r := Probe(context.Background(), tg, m, Options{Trace: true, Drains: testDrains})
 	t.Logf("%s: %s\n%s", target, r.Summary(), r.TranscriptText())
 	return r
 }

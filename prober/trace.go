@@ -148,7 +148,7 @@ func (p *probe) tracePath(ctx context.Context, tcp *config.TCPProbe, addr netip.
 		shown = RoundDuration(wait)
 	}
 	p.logPath("traceroute to %s port %d (TCP SYN), %d hops max, %s wait", addr.Addr(), addr.Port(), tr.MaxHops, shown)
-	hops, err := traceRoute(ctx, src, addr, tr.MaxHops, wait)
+	hops, err := traceRoute(ctx, src, addr, tr.MaxHops, wait, p.drains)
 	if err != nil {
 		why := TraceLocalError
 		if e := errnoOf(err); e == syscall.EMFILE || e == syscall.ENFILE {

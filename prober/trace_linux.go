@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -26,7 +27,7 @@ import (
 //
 // The sockets are watched through the runtime's poller, one goroutine each;
 // the work is bounded by maxHops (at most config.MaxTraceHops) and wait.
-func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops int, wait time.Duration) ([]Hop, error) {
+func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops int, wait time.Duration, drains *limits.Drains) ([]Hop, error) {
 	deadline := time.Now().Add(wait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -36,7 +37,7 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 		for _, s := range sockets {
 			// One that reached the target ends with FIN, as a probe does;
 			// the others (no connection) just close.
-			closePolitely(&tcpConn{File: s.f})
+			closePolitely(&tcpConn{File: s.f}, drains)
 		}
 	}()
 	results := make(chan Hop, maxHops)

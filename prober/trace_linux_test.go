@@ -21,7 +21,7 @@ func openFDs(t *testing.T) int {
 	// Sessions that earlier tests' probes ended politely drain for up to
 	// drainTime before they close: let them, or their descriptors would
 	// vanish in the middle of a count.
-	WaitClosed(2 * drainTime)
+	testDrains.Wait(2 * drainTime)
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,7 @@ func TestTraceRouteLoopbackReachesTarget(t *testing.T) {
 		{closed6, verdict.ConnRefused},
 	} {
 		start := time.Now()
-		hops, err := traceRoute(context.Background(), netip.Addr{}, c.dst, 8, 2*time.Second)
+		hops, err := traceRoute(context.Background(), netip.Addr{}, c.dst, 8, 2*time.Second, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", c.dst, err)
 		}
@@ -73,7 +73,7 @@ func TestTraceRouteSilence(t *testing.T) {
 	before := openFDs(t)
 	const wait = 300 * time.Millisecond
 	start := time.Now()
-	hops, err := traceRoute(context.Background(), netip.Addr{}, dst, 5, wait)
+	hops, err := traceRoute(context.Background(), netip.Addr{}, dst, 5, wait, nil)
 	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +98,7 @@ func TestTraceRouteSilence(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start = time.Now()
-	if _, err := traceRoute(ctx, netip.Addr{}, dst, 5, 5*time.Second); err != nil {
+	if _, err := traceRoute(ctx, netip.Addr{}, dst, 5, 5*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	if took := time.Since(start); took > time.Second {

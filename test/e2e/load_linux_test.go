@@ -35,7 +35,7 @@ import (
 
 // smallNofile is the RLIMIT_NOFILE of the load tests' exporters. The
 // exporter derives from it 41 probe slots, 56 trace sockets and 57 HTTP
-// connections (handler.DeriveLimits, whose table test pins the figures).
+// connections (limits.Derive, whose table test pins the figures).
 const (
 	smallNofile     = 256
 	smallSlots      = 41

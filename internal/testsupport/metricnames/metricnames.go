@@ -16,7 +16,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -61,7 +61,7 @@ func Exporter() ([]string, error) {
 	}
 	reg := prometheus.NewRegistry()
 	collector.NewExporter(reg, store).CountProbe("tcp", verdict.Connected)
-	collector.RegisterLimits(reg, budget.New(1), budget.New(1), budget.New(1))
+	collector.RegisterLimits(reg, limits.New(limits.Plan{MaxInFlight: 1, TraceSockets: 1, Draining: 1, MaxConnections: 1}))
 	return gather(reg)
 }
 

@@ -1,4 +1,4 @@
-package handler
+package limits
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// serveLimited runs Healthy behind a ConnLimit of n on loopback.
+// serveLimited runs a health check behind a ConnLimit of n on loopback.
 func serveLimited(t *testing.T, n int) (string, *ConnLimit) {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
@@ -18,11 +18,13 @@ func serveLimited(t *testing.T, n int) (string, *ConnLimit) {
 		t.Fatal(err)
 	}
 	c := NewConnLimit(n)
-	srv := &http.Server{Handler: http.HandlerFunc(Healthy), ConnState: c.ConnState, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: http.HandlerFunc(healthy), ConnState: c.ConnState, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(c.Listener(ln)) }() // ends with Close below
 	t.Cleanup(func() { _ = srv.Close() })
 	return ln.Addr().String(), c
 }
+
+func healthy(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "Healthy") }
 
 // rawGet sends one keep-alive GET on conn and reads the answer's status.
 func rawGet(conn net.Conn, r *bufio.Reader) (string, error) {
@@ -68,8 +70,8 @@ func TestConnLimitEvictsIdle(t *testing.T) {
 				held = append(held, conn)
 			}
 			time.Sleep(50 * time.Millisecond) // the server sees them idle
-			if c.Budget().InUse() != n {
-				t.Fatalf("%d connections held, want %d", c.Budget().InUse(), n)
+			if c.InUse() != n {
+				t.Fatalf("%d connections held, want %d", c.InUse(), n)
 			}
 			start := time.Now()
 			conn, err := net.DialTimeout("tcp4", addr, time.Second)
@@ -85,7 +87,7 @@ func TestConnLimitEvictsIdle(t *testing.T) {
 			if took := time.Since(start); took > tc.max {
 				t.Errorf("request took %s, want under %s", took, tc.max)
 			}
-			if got := c.Budget().InUse(); got > n {
+			if got := c.InUse(); got > n {
 				t.Errorf("%d connections held, over the limit %d", got, n)
 			}
 			// The first held connection, the one idle longest, was closed.

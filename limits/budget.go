@@ -1,19 +1,18 @@
-// Package budget bounds resources held at once across goroutines: probe
-// slots in the handler, path-trace sockets in the prober. A request that
-// does not fit is refused at once, never queued, so a flood is answered
-// fast instead of piling up.
-package budget
+package limits
 
 import "sync/atomic"
 
-// Budget is a count of units of which at most Max may be held at once.
+// Budget is a count of units of which at most Max may be held at once,
+// across goroutines: probe slots, path-trace sockets. A request that does
+// not fit is refused at once, never queued, so a flood is answered fast
+// instead of piling up.
 type Budget struct {
 	max  int64
 	used atomic.Int64
 }
 
-// New returns a budget of n units; n <= 0 lets nothing be taken.
-func New(n int) *Budget { return &Budget{max: int64(max(n, 0))} }
+// NewBudget returns a budget of n units; n <= 0 lets nothing be taken.
+func NewBudget(n int) *Budget { return &Budget{max: int64(max(n, 0))} }
 
 // TryTake reserves n units if they fit and reports whether they did.
 func (b *Budget) TryTake(n int) bool {

@@ -1,24 +1,22 @@
-package handler
+package limits
 
 import (
 	"net"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 )
 
-// ConnLimit bounds the HTTP connections the exporter holds, so that idle or
-// silent clients cannot take the descriptors probes need (docs/security.md,
-// "Load limits, HTTP hardening and debug"). When every connection is taken, a
-// new one is let in by closing the connection idle longest: a keep-alive
-// connection between requests, or one that has sent nothing for newGrace. Only
+// ConnLimit bounds the HTTP connections the exporter holds, so that idle
+// or silent clients cannot take the descriptors probes need
+// (docs/security.md, "Load limits, HTTP hardening and debug"). When every connection is taken, a new one is let
+// in by closing the connection idle longest: a keep-alive connection
+// between requests, or one that has sent nothing for newGrace. Only
 // connections busy with a request are never closed; as probes are bounded
-// (Probe.Slots) and every other request is short, one frees soon, and /metrics
-// and /-/healthy get through behind a flood of /probe.
+// (Set.Slots) and every other request is short, one frees soon, and
+// /metrics and /-/healthy get through behind a flood of /probe.
 type ConnLimit struct {
-	conns *budget.Budget
+	conns Budget
 	freed chan struct{} // a token when a connection closes
 
 	mu   sync.Mutex
@@ -31,16 +29,20 @@ type idleConn struct {
 }
 
 // newGrace is how long a new connection may stay silent before it can be
-// closed to let another in; ReadHeaderTimeout (main.go) ends it anyway.
+// closed to let another in; the server's ReadHeaderTimeout (server.go)
+// ends it anyway.
 const newGrace = time.Second
 
 // NewConnLimit allows n connections at once.
 func NewConnLimit(n int) *ConnLimit {
-	return &ConnLimit{conns: budget.New(n), freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}}
+	return &ConnLimit{conns: Budget{max: int64(max(n, 0))}, freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}}
 }
 
-// Budget is the connections held and their limit, for metrics.
-func (c *ConnLimit) Budget() *budget.Budget { return c.conns }
+// InUse is the number of connections held now.
+func (c *ConnLimit) InUse() int { return c.conns.InUse() }
+
+// Max is the limit on the connections held at once.
+func (c *ConnLimit) Max() int { return c.conns.Max() }
 
 // ConnState is the http.Server's ConnState hook: it tracks which
 // connections may be closed to let another in.

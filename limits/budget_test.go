@@ -1,4 +1,4 @@
-package budget
+package limits
 
 import (
 	"sync"
@@ -20,7 +20,7 @@ func TestBudget(t *testing.T) {
 		{"larger than the budget", 2, []int{3}, []bool{false}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := New(tc.size)
+			b := NewBudget(tc.size)
 			for i, n := range tc.takes {
 				if got := b.TryTake(n); got != tc.want[i] {
 					t.Errorf("TryTake(%d) #%d = %v, want %v", n, i, got, tc.want[i])
@@ -36,7 +36,7 @@ func TestBudget(t *testing.T) {
 // TestBudgetConcurrent: however goroutines race, no more than Max is ever
 // held and every unit comes back.
 func TestBudgetConcurrent(t *testing.T) {
-	b := New(10)
+	b := NewBudget(10)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	peak := 0
