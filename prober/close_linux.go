@@ -1,6 +1,7 @@
 package prober
 
 import (
+	"errors"
 	"net"
 	"syscall"
 
@@ -9,21 +10,46 @@ import (
 
 // discardQueued reads and drops what the peer has sent and we have not
 // read, without waiting: a close() with an empty receive queue sends no RST.
-func discardQueued(c net.Conn) {
+func discardQueued(c net.Conn) { _ = pollConn(c) }
+
+// pollConn reads and drops what the peer has sent, without waiting, and
+// reports whether the session has ended: the peer's FIN (a read of 0) or
+// an error (its RST, or a socket that cannot be read). A receive queue
+// holds a few hundred KiB at most; a peer that fills it faster than 64
+// reads empty it is polled again later.
+func pollConn(c net.Conn) bool {
+	if tc, ok := c.(*tcpConn); ok && tc.rc != nil {
+		return pollRaw(tc.rc)
+	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return
+		return true
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return
+		return true
 	}
-	_ = rc.Control(func(fd uintptr) { // fails only on a closed file
-		var buf [4096]byte
-		for range 64 { // a receive queue holds a few hundred KiB at most
-			if n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT); n <= 0 || err != nil {
-				return
-			}
-		}
-	})
+	return pollRaw(rc)
 }
+
+func pollRaw(rc syscall.RawConn) bool {
+	ended := true
+	_ = rc.Control(func(fd uintptr) { // fails only on a closed file: ended
+		var buf [4096]byte
+		for range 64 {
+			n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT)
+			switch {
+			case n > 0, errors.Is(err, unix.EINTR):
+				continue
+			case errors.Is(err, unix.EAGAIN):
+				ended = false // nothing more now; the peer has not ended
+			}
+			return // n == 0 with no error: its FIN; or another error
+		}
+		ended = false // still data: poll again
+	})
+	return ended
+}
+
+// Poll makes a tcpConn a limits.Session.
+func (c *tcpConn) Poll() bool { return pollConn(c) }

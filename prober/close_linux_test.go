@@ -56,6 +56,15 @@ func TestProbesCloseWithFIN(t *testing.T) {
 			_, _ = c.Write([]byte("221 bye\r\n"))
 		}
 	})
+	// A peer that answers our FIN with a last line, as some services say
+	// goodbye: it arrives after the probe is over, and only a session
+	// still open to read it keeps the kernel from resetting it.
+	farewell := peer(func(c *net.TCPConn) {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, _ = io.Copy(io.Discard, c) // until our FIN
+		time.Sleep(5 * time.Millisecond)
+		_, _ = c.Write([]byte("421 closing\r\n"))
+	})
 	cases := []struct {
 		name string
 		peer peer
@@ -65,6 +74,7 @@ func TestProbesCloseWithFIN(t *testing.T) {
 		{"hold, banner", banner, "    tcp: {hold: 50ms}\n"},
 		{"hold 0s, silent peer", silent, "    tcp: {hold: 0s}\n"},
 		{"hold 0s, unread banner", banner, "    tcp: {hold: 0s}\n"},
+		{"hold 0s, a line after our FIN", farewell, "    tcp: {hold: 0s}\n"},
 		{"query_response, unread answer", chatty, "    tcp:\n      hold: 0s\n      query_response:\n        - expect: \"^220\"\n          send: \"QUIT\"\n"},
 		{"query_response, hold after it", chatty, "    tcp:\n      hold: 50ms\n      query_response:\n        - expect: \"^220\"\n          send: \"QUIT\"\n"},
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -20,8 +21,8 @@ import (
 // failure comes back with its evidence. It drives socket/connect itself, on
 // the runtime's poller: Go's net.Dialer closes the socket when connect()
 // fails, taking the queue with it, and spends system calls a probe does not
-// need (keepalive, TCP_NODELAY, getsockname). wantLocal asks for our own
-// address, which costs a getsockname.
+// need (keepalive, TCP_NODELAY). wantLocal asks for our own address, which
+// the self-connect check reads anyway (one getsockname).
 //
 // A connection to one of this host's own addresses can connect to itself:
 // when the kernel picks the target's port as the source port, the SYN
@@ -75,16 +76,19 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 			return nil, netip.Addr{}, localEvidence("connect", err), fmt.Errorf("arming the connect deadline: %w", err)
 		}
 	}
+	rc, err := f.SyscallConn()
+	if err != nil { // only on a closed file: it cannot happen here
+		_ = f.Close()
+		return nil, netip.Addr{}, localEvidence("connect", err), fmt.Errorf("socket: %w", err)
+	}
 	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
-	connErr := waitConnected(f)
+	connErr := waitConnected(rc)
 	stop()
 	if connErr != nil {
 		var ev verdict.DialEvidence
-		if rc, err := f.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { // f is open, so Control runs
-				ev = verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(connErr), ICMP: (&errQueue{fd: int(fd)}).read()}
-			})
-		}
+		_ = rc.Control(func(fd uintptr) { // f is open, so Control runs
+			ev = verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(connErr), ICMP: (&errQueue{fd: int(fd)}).read()}
+		})
 		ev.TimedOut = errors.Is(connErr, os.ErrDeadlineExceeded)
 		_ = f.Close() // the dial already failed; that error is reported
 		if ev.TimedOut && ctx.Err() != nil {
@@ -93,56 +97,70 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 		return nil, netip.Addr{}, ev, connErr
 	}
 	_ = f.SetWriteDeadline(time.Time{}) // f is open and pollable: cannot fail
-	if selfConnectedFile(f, dst) {
-		_ = f.Close() // nothing was sent or queued on it: there is nothing to report
-		return nil, netip.Addr{}, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
-	}
-	c := &tcpConn{File: f, remote: net.TCPAddrFromAddrPort(dst)}
-	var local netip.Addr
-	if wantLocal {
-		if rc, err := f.SyscallConn(); err == nil {
-			_ = rc.Control(func(fd uintptr) { local = (&errQueue{fd: int(fd)}).localAddr() }) // f is open, so Control runs
-		}
-	}
-	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))
-	return c, local, verdict.DialEvidence{}, nil
-}
-
-// selfConnectedFile reports whether f connected to itself, and then arms
-// it to close with an abort: nobody else is on this connection, and a
-// TIME_WAIT would keep a service from binding the target's port for a
-// minute (docs/verdicts.md, "No self-connect").
-func selfConnectedFile(f *os.File, dst netip.AddrPort) bool {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
+	var local netip.AddrPort
 	self := false
 	_ = rc.Control(func(fd uintptr) { // fails only on a closed file, and f is open
-		if self = selfConnected(int(fd), dst); self {
+		local = sockName(int(fd))
+		if self = selfConnected(local, dst); self {
+			// Close with an abort: nobody else is on this connection, and a
+			// TIME_WAIT would keep a service from binding the target's port
+			// for a minute (docs/verdicts.md, "No self-connect").
 			_ = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}) // without it, a TIME_WAIT: no worse
 		}
 	})
-	return self
+	if self {
+		_ = f.Close() // nothing was sent or queued on it: there is nothing to report
+		return nil, netip.Addr{}, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
+	}
+	c := &tcpConn{File: f, rc: rc, remote: net.TCPAddrFromAddrPort(dst)}
+	var localIP netip.Addr
+	if wantLocal {
+		localIP = local.Addr()
+	}
+	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(localIP, 0))
+	return c, localIP, verdict.DialEvidence{}, nil
 }
 
-// selfConnected reports whether the connected socket's own address and
-// port are the target's: it connected to itself.
-func selfConnected(fd int, dst netip.AddrPort) bool {
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return false
+// selfConnected reports whether a connected socket whose own address and
+// port are local connected to itself: they are the target's.
+func selfConnected(local, dst netip.AddrPort) bool {
+	return local.IsValid() && local.Port() == dst.Port() && local.Addr() == dst.Addr().WithZone("").Unmap()
+}
+
+// sockName is the socket's own address and port; not valid when it cannot
+// be read. It calls getsockname itself: unix.Getsockname also asks for
+// SO_PROTOCOL (one system call more) and allocates the address, for every
+// probe.
+func sockName(fd int) netip.AddrPort {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	if _, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n))); e != 0 {
+		return netip.AddrPort{}
 	}
-	var local netip.AddrPort
-	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
-		local = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
-	case *unix.SockaddrInet6:
-		local = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port))
-	default:
-		return false
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), portOf(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), portOf(sa.Port))
 	}
-	return local.Port() == dst.Port() && local.Addr() == dst.Addr().WithZone("").Unmap()
+	return netip.AddrPort{}
+}
+
+// portOf reads a sockaddr's port, which is in network byte order.
+func portOf(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// connected reports whether the socket has a peer: getpeername, called
+// directly for the reason sockName gives.
+func connected(fd int) bool {
+	var rsa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(rsa))
+	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	return e != unix.ENOTCONN
 }
 
 // waitConnected waits until the handshake ends. A connecting socket turns
@@ -151,13 +169,9 @@ func selfConnected(fd int, dst netip.AddrPort) bool {
 // success, as Go's own dialer does. The first look comes before any wait:
 // the poller forgets readiness that arrived before the wait began (on
 // loopback the handshake is often over when connect() returns).
-func waitConnected(f *os.File) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
+func waitConnected(rc syscall.RawConn) error {
 	var connErr error
-	err = rc.Write(func(fd uintptr) bool {
+	err := rc.Write(func(fd uintptr) bool {
 		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
 		switch {
 		case err != nil:
@@ -165,7 +179,7 @@ func waitConnected(f *os.File) error {
 		case v != 0:
 			connErr = os.NewSyscallError("connect", syscall.Errno(v))
 		default:
-			if _, err := unix.Getpeername(int(fd)); errors.Is(err, unix.ENOTCONN) {
+			if !connected(int(fd)) {
 				return false // the handshake is still under way
 			}
 		}
@@ -236,6 +250,7 @@ func sockaddrZone(a netip.AddrPort) (unix.Sockaddr, error) {
 // and deadlines through the runtime's poller.
 type tcpConn struct {
 	*os.File
+	rc            syscall.RawConn // the File's, for the calls the File has no method for
 	local, remote *net.TCPAddr
 }
 
@@ -243,9 +258,12 @@ func (c *tcpConn) LocalAddr() net.Addr { return c.local }
 
 // CloseWrite sends our FIN and keeps the socket open for reading.
 func (c *tcpConn) CloseWrite() error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
+	rc := c.rc
+	if rc == nil {
+		var err error
+		if rc, err = c.SyscallConn(); err != nil {
+			return err
+		}
 	}
 	var serr error
 	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
