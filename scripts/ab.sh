@@ -128,7 +128,8 @@ hz=$(getconf CLK_TCK)
 
 # --- the target -------------------------------------------------------------
 "$tmp/target" -listen 127.0.0.1:0 -mode hold -max-run "$((2 * rounds * (secs + 5) + 300))s" >"$tmp/target.out" 2>&1 &
-pids+=("$!")
+target_pid=$!
+pids+=("$target_pid")
 target=
 for _ in $(seq 50); do
   target=$(head -n1 "$tmp/target.out" 2>/dev/null || true)
@@ -182,12 +183,12 @@ done
 sleep 0.5
 
 # run NAME ROUND: one measured stretch of wrk against exporter NAME; appends
-# "ROUND NAME PROBES TICKS MS FAILED ERRORS" to $tmp/rounds.
+# "ROUND NAME PROBES TICKS MS FAILED ERRORS TARGET_TICKS" to $tmp/rounds.
 run() {
-  local name=$1 round=$2 p pid p0 ok0 p1 ok1 c0 c1 r ms errs prof_pid=
+  local name=$1 round=$2 p pid p0 ok0 p1 ok1 c0 c1 t0 t1 r ms errs prof_pid=
   eval "p=\$port_$name pid=\$pid_$name"
   read -r p0 ok0 < <(probe_counts "$p")
-  c0=$(cpu_ticks "$pid")
+  c0=$(cpu_ticks "$pid") t0=$(cpu_ticks "$target_pid")
   if [ -n "$profile" ] && ((round == rounds)); then
     curl -sf -o "$profile/cpu-$name.pprof" --max-time $((secs + 10)) "http://127.0.0.1:$p/debug/pprof/profile?seconds=$secs" &
     prof_pid=$!
@@ -195,12 +196,12 @@ run() {
   timeout $((secs + 30)) wrk -t "$threads" -c "$conc" -d "${secs}s" "http://127.0.0.1:$p/probe?target=$target&module=$module" >"$tmp/wrk.out"
   [ -n "$prof_pid" ] && { wait "$prof_pid" || echo "  (CPU profile of $name failed)"; }
   sleep 0.3 # requests wrk left in flight: their probes count, and cost
-  c1=$(cpu_ticks "$pid")
+  c1=$(cpu_ticks "$pid") t1=$(cpu_ticks "$target_pid")
   read -r p1 ok1 < <(probe_counts "$p")
   read -r r ms < <(awk '/ requests in / { t = $4; sub(/,$/, "", t); f = t ~ /m$/ ? 60000 : t ~ /ms$/ ? 1 : 1000
     sub(/[a-z]+$/, "", t); printf "%d %.0f\n", $1, t * f }' "$tmp/wrk.out")
   errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$tmp/wrk.out")
-  echo "$round $name $((p1 - p0)) $((c1 - c0)) $ms $(((p1 - p0) - (ok1 - ok0))) $errs" >>"$tmp/rounds"
+  echo "$round $name $((p1 - p0)) $((c1 - c0)) $ms $(((p1 - p0) - (ok1 - ok0))) $errs $((t1 - t0))" >>"$tmp/rounds"
   awk -v n="$name" -v p="$((p1 - p0))" -v t="$((c1 - c0))" -v ms="$ms" -v hz="$hz" -v rd="$round" 'BEGIN {
     printf "  round %2d %s: %6.1f µs CPU/probe  %6.0f probes/s\n", rd, toupper(n), p ? t / hz * 1e6 / p : 0, ms ? p / (ms / 1000) : 0 }'
 }
@@ -217,7 +218,7 @@ function cpu(n, t) { return n ? t / hz * 1e6 / n : 0 }
 function sort(a, k,    i, j, x) { for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x } }
 function median(a, k) { return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
 { n[$1, $2] = $3; t[$1, $2] = $4; ms[$1, $2] = $5; bad[$2] += $6; errs[$2] += $7
-  N[$2] += $3; T[$2] += $4; MS[$2] += $5; rounds = $1 }
+  N[$2] += $3; T[$2] += $4; MS[$2] += $5; TT[$2] += $8; rounds = $1 }
 END {
   k = 0
   for (r = 1; r <= rounds; r++) {
@@ -236,6 +237,12 @@ END {
   printf "  B  CPU per probe %7.1f µs   %7.0f probes/s   (%.2f s CPU over %d probes)\n", cpu(N["b"], T["b"]), N["b"] / (MS["b"] / 1000), T["b"] / hz, N["b"]
   printf "  B/A CPU per probe  %.3f over all rounds; per round median %.3f, min %.3f, max %.3f\n", ratio, median(c, k), c[1], c[k]
   printf "  B/A throughput     %.3f over all rounds; per round median %.3f, min %.3f, max %.3f\n", tput, median(q, k), q[1], q[k]
+  # On loopback a packet is received in the time of the process that
+  # sends it: a socket the exporter has closed is torn down when the RST of
+  # the target arrives, in the time of the target; one it keeps open to
+  # drain, in its own close(). So the CPU of the target is shown too.
+  printf "  target CPU per probe: A %.1f µs, B %.1f µs; exporter + target B/A %.3f\n", cpu(N["a"], TT["a"]), cpu(N["b"], TT["b"]),
+    cpu(N["b"], T["b"] + TT["b"]) / cpu(N["a"], T["a"] + TT["a"])
   # wrk stops each stretch by closing its connections: the probes then in
   # flight are cut short and counted with another class; up to one per
   # connection per stretch is that, not a failure.
