@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
@@ -56,6 +57,9 @@ type Options struct {
 
 	Timeout time.Duration // overrides the module's timeout when positive
 	Output  string        // one of Outputs; OutputText when empty
+	// Conntrack is this host's conntrack table (--path.procfs): a silent
+	// probe while it is full is this host's error. nil: not read.
+	Conntrack *conntrack.Table
 
 	Stdout, Stderr io.Writer // io.Discard when nil
 	// IsTerminal says Stdout is a terminal: only then is a progress line
@@ -69,6 +73,7 @@ type plan struct {
 	targets    []plannedTarget
 	moduleName string // --module's
 	baseline   *jsonReport
+	conntrack  prober.Conntrack
 }
 
 // plannedTarget is one target with its own module and expectation.
@@ -265,6 +270,9 @@ func (o *Options) prepare() (*plan, error) {
 		}
 		p.baseline = b
 	}
+	if o.Conntrack != nil {
+		p.conntrack = o.Conntrack
+	}
 	return p, nil
 }
 
@@ -284,7 +292,7 @@ func probeAll(ctx context.Context, p *plan, done func(i int, r *prober.Result)) 
 		go func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true})}
+			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true, Conntrack: p.conntrack})}
 		}()
 	}
 	var tick <-chan time.Time

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
@@ -43,6 +44,9 @@ type Probe struct {
 	Slots *budget.Budget
 	// TraceBudget bounds the sockets of path traces; nil: no bound.
 	TraceBudget *budget.Budget
+	// Conntrack is this host's conntrack table: a silent probe while it is
+	// full is this host's error (prober.Options.Conntrack); nil: not read.
+	Conntrack *conntrack.Table
 	// DisableDebug refuses debug=true with 403 (--web.disable-debug).
 	DisableDebug bool
 }
@@ -163,7 +167,7 @@ func (h *Probe) release(req *probeRequest) {
 func (h *Probe) run(ctx context.Context, req *probeRequest, result *prober.Result) {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	prober.ProbeTo(ctx, req.target, &req.module, prober.Options{Trace: req.debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget}, result)
+	prober.ProbeTo(ctx, req.target, &req.module, prober.Options{Trace: req.debug, Resolver: h.Resolver, TraceBudget: h.TraceBudget, Conntrack: h.conntrack()}, result)
 }
 
 // answer counts, records, logs and writes what the probe found.
@@ -325,4 +329,13 @@ func clientGone(ctx context.Context) bool {
 	}
 	d, ok := ctx.Deadline()
 	return ok && !time.Now().Before(d)
+}
+
+// conntrack is the table as the prober takes it: a nil *conntrack.Table
+// must become a nil interface, or the prober would read through it.
+func (h *Probe) conntrack() prober.Conntrack {
+	if h.Conntrack == nil {
+		return nil
+	}
+	return h.Conntrack
 }
