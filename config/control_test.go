@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -42,5 +43,25 @@ func TestBadControlPorts(t *testing.T) {
 				t.Errorf("error %q, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The example of docs/host-evidence.md loads, with its control ports.
+func TestHostEvidenceDocExample(t *testing.T) {
+	data, err := os.ReadFile("../docs/host-evidence.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(data), "```yaml\n")
+	if !ok {
+		t.Fatal("docs/host-evidence.md has no YAML example")
+	}
+	block, _, _ = strings.Cut(block, "```")
+	c, err := Parse([]byte(block))
+	if err != nil {
+		t.Fatalf("the example does not load: %v", err)
+	}
+	if got := c.Modules["tcp_diagnosed"].TCP.ControlPorts; !slices.Equal(got, ControlPorts{22, 443}) {
+		t.Errorf("control_ports = %v, want [22 443]", got)
 	}
 }
