@@ -175,3 +175,18 @@ func TestHostCheckOverBudget(t *testing.T) {
 		t.Errorf("%d sockets of the budget still taken", b.InUse())
 	}
 }
+
+// With tcp.trace on, the path trace and the host check run side by side in
+// the same reserved time: both report, and the probe keeps its deadline.
+func TestSilentTraceAndHostCheckTogether(t *testing.T) {
+	dropped, control := testnet.FullBacklog(t), testnet.FullBacklog(t)
+	r := probeWith(t, dropped, "    timeout: 1s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s, trace: {enabled: true, max_hops: 3, timeout: 300ms}, control_ports: ["+fmt.Sprint(control.Port())+"]}\n", Options{TraceBudget: budget.New(4)})
+	if r.Reason != verdict.HostSilent || len(r.Hops) != 3 || r.Host == nil || !r.Host.Tried {
+		t.Fatalf("verdict %s, %d hops, host check %+v: want host-silent, a 3-hop trace and a host check", r.Summary(), len(r.Hops), r.Host)
+	}
+	trace, _ := r.PhaseDuration(PhaseTrace)
+	control2, ok := r.PhaseDuration(PhaseControl)
+	if !ok || r.Duration > 1100*time.Millisecond {
+		t.Errorf("control phase %v (reported %v), trace %v, probe %s: want both within the 1s", control2, ok, trace, r.Duration)
+	}
+}
