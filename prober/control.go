@@ -12,6 +12,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
 	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 
@@ -98,18 +99,18 @@ func controlPorts(tcp *config.TCPProbe, probed uint16) []uint16 {
 	return ports
 }
 
-// takeSockets reserves n sockets of the trace budget for the host check;
-// it reports false, and records why, when they do not fit. give returns them.
-func (p *probe) takeSockets(h *HostCheck, n int) (give func(), ok bool) {
-	if p.budget == nil {
-		return func() {}, true
+// takeSockets reserves n sockets of the trace budget b (nil: no bound) for
+// the host check; it reports false, and records why in h, when they do not
+// fit. The caller gives them back with b.Give(n). A function of b, not a
+// method of the probe: nothing here may make the probe escape to the heap
+// (every probe in flight would pay for it; README, "Running it safely").
+func takeSockets(b *budget.Budget, h *HostCheck, n int) bool {
+	if b == nil || b.TryTake(n) {
+		return true
 	}
-	if !p.budget.TryTake(n) {
-		h.Skipped, h.Err = TraceOverBudget, fmt.Errorf("host check skipped: its %d sockets would exceed the trace budget (%d of %d in use, --probe.trace-max-sockets)",
-			n, p.budget.InUse(), p.budget.Max())
-		return nil, false
-	}
-	return func() { p.budget.Give(n) }, true
+	h.Skipped, h.Err = TraceOverBudget, fmt.Errorf("host check skipped: its %d sockets would exceed the trace budget (%d of %d in use, --probe.trace-max-sockets)",
+		n, b.InUse(), b.Max())
+	return false
 }
 
 // skipReason names a failure of this host to open the check's sockets.
@@ -133,12 +134,13 @@ func (p *probe) checkReset(ctx context.Context, tcp *config.TCPProbe, addr netip
 	h := &HostCheck{}
 	p.res.Host = h
 	hops := tcp.Trace.MaxHops
-	give, ok := p.takeSockets(h, 2*hops)
-	if !ok {
+	if !takeSockets(p.budget, h, 2*hops) {
 		p.logPath("(%v)", h.Err)
 		return
 	}
-	defer give()
+	if p.budget != nil {
+		defer p.budget.Give(2 * hops)
+	}
 	start := time.Now()
 	defer p.phase(PhaseControl, start)
 	src := p.traceSource(tcp)
@@ -277,29 +279,25 @@ func HopAnswer(h Hop) string {
 }
 
 // checkSilent runs after a silent connect when the module has control
-// ports: one plain SYN to each, at once. Any answer from the host means it
-// is up and the port is filtered; none means it is down or dark
-// (verdict.ClassifySilent). It returns the check for the caller to apply,
-// so that it can run beside the path trace; apply changes the verdict.
-func (p *probe) checkSilent(ctx context.Context, tcp *config.TCPProbe, addr netip.AddrPort) *HostCheck {
-	ports := controlPorts(tcp, addr.Port())
-	if len(ports) == 0 {
-		return nil
-	}
+// ports: one plain SYN to each, at once, waiting at most wait. Any answer
+// from the host means it is up and the port is filtered; none means it is
+// down or dark (verdict.ClassifySilent). It takes what it needs as values
+// and returns the check for the caller to apply (applySilent), so that it
+// can run beside the path trace without sharing the probe.
+func checkSilent(ctx context.Context, b *budget.Budget, wait time.Duration, src netip.Addr, addr netip.AddrPort, ports []uint16) *HostCheck {
 	h := &HostCheck{}
-	give, ok := p.takeSockets(h, len(ports))
-	if !ok {
+	if !takeSockets(b, h, len(ports)) {
 		return h
 	}
-	defer give()
-	wait := p.controlWait(tcp)
+	if b != nil {
+		defer b.Give(len(ports))
+	}
 	if wait <= 0 || ctx.Err() != nil {
 		h.Skipped, h.Err = TraceNoTime, errors.New("host check skipped: the probe's deadline left no time for it")
 		return h
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	src := p.traceSource(tcp)
 	h.Ports = make([]ControlAnswer, len(ports))
 	var wg sync.WaitGroup
 	var failed error
@@ -440,22 +438,26 @@ func (p *probe) explainFailure(ctx context.Context, tcp *config.TCPProbe, addr n
 		p.checkReset(ctx, tcp, addr)
 		return
 	case p.res.Reason == verdict.NoResponse:
+		ports := controlPorts(tcp, addr.Port())
+		if len(ports) == 0 {
+			break
+		}
+		// The goroutine gets values, never p: a closure that captured p
+		// would move every probe to the heap.
+		b, wait, src := p.budget, p.controlWait(tcp), p.traceSource(tcp)
 		done := make(chan *HostCheck, 1)
 		go func() {
 			start := time.Now()
-			h := p.checkSilent(ctx, tcp, addr)
-			if h != nil {
-				h.took = time.Since(start)
-			}
+			h := checkSilent(ctx, b, wait, src, addr, ports)
+			h.took = time.Since(start)
 			done <- h
 		}()
 		p.tracePath(ctx, tcp, addr)
-		if h := <-done; h != nil {
-			if h.Tried {
-				p.res.Phases = append(p.res.Phases, PhaseDuration{PhaseControl, h.took})
-			}
-			p.applySilent(h, addr)
+		h := <-done
+		if h.Tried {
+			p.res.Phases = append(p.res.Phases, PhaseDuration{PhaseControl, h.took})
 		}
+		p.applySilent(h, addr)
 		return
 	}
 	p.tracePath(ctx, tcp, addr)
