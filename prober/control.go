@@ -211,6 +211,8 @@ func resetNote(h *HostCheck, reason verdict.Reason, addr netip.AddrPort) string 
 		return fmt.Sprintf("no control port (%s) answered the TTL-limited SYNs: the host's distance is unknown, so nothing more can be told", portList(h))
 	case h.ResetHops == 0:
 		return fmt.Sprintf("no RST came back to the TTL-limited SYNs for port %d (the host answers port %d from TTL %d): nothing more can be told", addr.Port(), h.HostPort, h.HostHops)
+	case h.ResetHops == h.HostHops && h.HostHops == 1:
+		return fmt.Sprintf("the RST for port %d came back from TTL 1, as the host's answer on port %d does: no router lies between, and the host and its own firewall look the same, so nothing more can be told", addr.Port(), h.HostPort)
 	case h.ResetHops == h.HostHops:
 		last := ""
 		if h.HostHops >= 2 {
@@ -269,11 +271,16 @@ func hopText(hops []Hop, i int) string {
 	return HopAnswer(hops[i])
 }
 
-// HopAnswer is a hop's answer with the address that sent it, e.g.
-// "10.0.0.1 time-exceeded (icmp 11/0)"; "*" when nothing answered.
+// HopAnswer is one TTL of a host check's trace with the address that
+// answered, e.g. "10.0.0.1 time-exceeded (icmp 11/0)"; "*" when nothing
+// did. An RST carries the target's address whoever sent it, so it reads
+// "RST as from <target>", not as the target's answer.
 func HopAnswer(h Hop) string {
-	if !h.Answered() {
+	switch {
+	case !h.Answered():
 		return "*"
+	case h.Reason == verdict.ConnRefused && h.ICMP == nil:
+		return "RST as from " + h.Addr.String()
 	}
 	return h.Addr.String() + " " + h.Answer()
 }

@@ -183,15 +183,10 @@ func HostHopRows(r *prober.Result) [][]string {
 	return rows
 }
 
-// hostHop is one TTL of a host check's trace. An RST carries the target's
-// address whoever sent it, so it is shown as such, not as the target's
-// answer.
+// hostHop is one TTL of a host check's trace; "" past its end.
 func hostHop(hops []prober.Hop, i int) string {
-	switch {
-	case i >= len(hops):
+	if i >= len(hops) {
 		return ""
-	case hops[i].Reason == verdict.ConnRefused && hops[i].ICMP == nil:
-		return fmt.Sprintf("RST as from %s", hops[i].Addr)
 	}
 	return prober.HopAnswer(hops[i])
 }
