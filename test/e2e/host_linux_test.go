@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,5 +293,66 @@ func (l *lab) testConntrackFull(t *testing.T) {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// testHostCheckStorm: 40 probes of a forged reset at once, under the load
+// tests' RLIMIT_NOFILE (56 trace sockets; a check of v4_control takes 16).
+// The checks share the trace budget: those that do not fit say so
+// (tcp_host_check_skipped{reason="over-budget"}) and keep refused, the
+// others say forged-reset; nothing else, and the budget and the
+// descriptors hold.
+func (l *lab) testHostCheckStorm(t *testing.T) {
+	e, err := startExporter(l.client, l.bin, l.config, "127.0.0.1:9768", smallNofile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.stop() //nolint:errcheck // stop reports nothing; the lab's teardown would stop it too
+	d := newNSDialer(t, l.client, 4)
+	c := d.client()
+	const n = 40
+	var peakTrace atomic.Int64
+	stop := make(chan struct{})
+	peak := e.peakFiles(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if mfs, err := e.scrape(c); err == nil {
+				v := int64(metricSum(mfs, "tcp_verdict_exporter_trace_sockets_in_use", nil))
+				for old := peakTrace.Load(); v > old && !peakTrace.CompareAndSwap(old, v); old = peakTrace.Load() {
+				}
+			}
+		}
+	}()
+	answers := fire(c, "http://"+e.addr, n, at(theTarget, portResetR1)(ipv4), "v4_control")
+	close(stop)
+	states := map[string]int{}
+	for i, a := range answers {
+		switch {
+		case a.err != nil || a.status != http.StatusOK:
+			t.Errorf("probe %d: HTTP %d, %v", i, a.status, a.err)
+		case a.reason == string(verdict.ForgedReset) && a.hostUp && a.hostSkip == "":
+			states["forged-reset"]++
+		case a.reason == string(verdict.ConnRefused) && !a.hostUp && a.hostSkip == "over-budget":
+			states["refused, over-budget"]++
+		default:
+			t.Errorf("probe %d: %s/%s, host check ran %v, skipped %q; want forged-reset, or conn-refused skipped over budget", i, a.class, a.reason, a.hostUp, a.hostSkip)
+		}
+	}
+	p := <-peak
+	t.Logf("%d forged-reset probes at once: %v; trace sockets peaked at %d of %d; %d descriptors of %d",
+		n, states, peakTrace.Load(), smallTraceSocks, p, smallNofile)
+	if states["forged-reset"] == 0 {
+		t.Error("no host check ran")
+	}
+	if peakTrace.Load() > smallTraceSocks {
+		t.Errorf("trace sockets peaked at %d, over the budget %d", peakTrace.Load(), smallTraceSocks)
+	}
+	if p >= smallNofile {
+		t.Errorf("peak %d descriptors reached RLIMIT_NOFILE %d", p, smallNofile)
 	}
 }

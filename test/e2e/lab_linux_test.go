@@ -449,6 +449,7 @@ func TestLab(t *testing.T) {
 	// through /probe and check; a full conntrack table from fixture files.
 	t.Run("host-evidence", l.testHostEvidence)
 	t.Run("conntrack-full", l.testConntrackFull)
+	t.Run("host-check-storm", l.testHostCheckStorm)
 	t.Run("policy", l.testPolicy)
 	t.Run("rlimit", l.testRlimit)
 	t.Run("load", l.testLoad)
