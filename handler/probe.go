@@ -195,6 +195,11 @@ func (h *Probe) answer(w http.ResponseWriter, r *http.Request, req *probeRequest
 	} else if result.TraceErr != nil { // the verdict stands; the operator must hear of it
 		h.Logger.Warn("path trace could not run", "target", req.target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
 	}
+	if hc := result.Host; hc != nil && hc.Skipped == prober.TraceOverBudget { // as the trace's
+		h.Logger.Debug("host check skipped", "target", req.target.String(), "module", moduleName, "err", hc.Err)
+	} else if hc != nil && hc.Err != nil {
+		h.Logger.Warn("host check could not run", "target", req.target.String(), "module", moduleName, "reason", hc.Skipped, "err", hc.Err)
+	}
 
 	if req.debug {
 		writeDebug(w, moduleName, result)
@@ -287,6 +292,12 @@ func (h *Probe) log(module string, r *prober.Result) {
 			attrs = append(attrs, "last_hop_ttl", hop.TTL, "last_hop", hop.Addr, "last_hop_said", hop.Answer())
 		} else {
 			attrs = append(attrs, "last_hop_ttl", 0)
+		}
+	}
+	if hc := r.Host; hc != nil && hc.Tried {
+		attrs = append(attrs, "host_up", hc.Up, "host_note", hc.Note)
+		if hc.HostTrace != nil {
+			attrs = append(attrs, "host_hops", hc.HostHops, "reset_hops", hc.ResetHops)
 		}
 	}
 	if r.Class == verdict.Error {
