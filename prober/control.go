@@ -103,7 +103,7 @@ func controlPorts(tcp *config.TCPProbe, probed uint16) []uint16 {
 // the host check; it reports false, and records why in h, when they do not
 // fit. The caller gives them back with b.Give(n). A function of b, not a
 // method of the probe: nothing here may make the probe escape to the heap
-// (every probe in flight would pay for it; README, "Running it safely").
+// (every probe in flight would pay for it; docs/performance.md, "A burst of probes in flight").
 func takeSockets(b *budget.Budget, h *HostCheck, n int) bool {
 	if b == nil || b.TryTake(n) {
 		return true
