@@ -191,22 +191,20 @@ func (p *probe) checkReset(ctx context.Context, tcp *config.TCPProbe, addr netip
 			responder = h.ResetTrace[h.ResetHops-2].Addr // the last hop before the RST; invalid if it was silent
 		}
 		p.verdict(reason, responder, fmt.Errorf("connecting to %s: %w; the RST came from %d hops, the host answers from %d: forged on the path", addrText(addr), syscall.ECONNREFUSED, h.ResetHops, h.HostHops))
-	case verdict.LocalProhibited:
-		p.verdict(reason, netip.Addr{}, fmt.Errorf("connecting to %s: %w; the RST came from this host itself (TTL 1), the target answers from %d hops", addrText(addr), syscall.ECONNREFUSED, h.HostHops))
 	}
 }
 
 // resetNote explains the hop counts in one sentence.
 func resetNote(h *HostCheck, reason verdict.Reason, addr netip.AddrPort) string {
 	switch {
+	case reason == verdict.ForgedReset && h.ResetHops == 1:
+		return fmt.Sprintf("the RST for port %d came back at TTL 1, the host answers port %d from TTL %d: this host's own firewall (its OUTPUT chain) or a device at the first hop that resets before it checks the TTL forged it", addr.Port(), h.HostPort, h.HostHops)
 	case reason == verdict.ForgedReset:
 		fw := "a hop that sent no time-exceeded"
 		if a := h.ResetTrace[h.ResetHops-2].Addr; a.IsValid() {
 			fw = a.String()
 		}
 		return fmt.Sprintf("the RST for port %d came back from TTL %d, the host answers port %d from TTL %d: hop %d (%s) forged it", addr.Port(), h.ResetHops, h.HostPort, h.HostHops, h.ResetHops-1, fw)
-	case reason == verdict.LocalProhibited:
-		return fmt.Sprintf("the RST for port %d came back at TTL 1, the host answers port %d from TTL %d: this host's own firewall sent it", addr.Port(), h.HostPort, h.HostHops)
 	case h.HostHops == 0:
 		return fmt.Sprintf("no control port (%s) answered the TTL-limited SYNs: the host's distance is unknown, so nothing more can be told", portList(h))
 	case h.ResetHops == 0:

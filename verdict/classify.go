@@ -141,15 +141,14 @@ func ClassifyDial(e DialEvidence) Reason {
 // measured. A router checks the TTL before its forward chain runs, so a
 // firewall k hops out resets SYNs with a TTL of k+1 or more, while the host
 // N hops out answers from TTL N: an RST from fewer hops than the host is
-// forged on the path. From one hop it is this host's own (its OUTPUT
-// chain). From as many hops as the host, the host, its own firewall and
-// its last router look the same: the verdict stays refused.
+// forged on the path. From as many hops as the host, the host, its own
+// firewall and its last router look the same: the verdict stays refused.
+// An RST from TTL 1 is forged too, by this host's own OUTPUT chain or by a
+// first-hop device that resets before it checks the TTL; nothing tells
+// which, so it is not called this host's.
 func ClassifyReset(resetHops, hostHops int) Reason {
-	switch {
-	case resetHops <= 0 || hostHops <= 0 || resetHops >= hostHops:
+	if resetHops <= 0 || hostHops <= 0 || resetHops >= hostHops {
 		return ConnRefused
-	case resetHops == 1:
-		return LocalProhibited
 	}
 	return ForgedReset
 }

@@ -106,7 +106,7 @@ func TestClassifyReset(t *testing.T) {
 	}{
 		{2, 3, ForgedReset},     // a router two hops before the host
 		{3, 3, ConnRefused},     // the host, its firewall or its last router
-		{1, 3, LocalProhibited}, // this host's own OUTPUT chain
+		{1, 3, ForgedReset},     // this host's OUTPUT chain, or a first hop that resets before its TTL check
 		{1, 1, ConnRefused},     // an on-link host
 		{0, 3, ConnRefused},     // no RST came back to the TTL-limited SYNs
 		{2, 0, ConnRefused},     // the host's distance is unknown

@@ -235,7 +235,7 @@ var Reasons = []ReasonInfo{
 		Telnet:    "Connection refused",
 		Evidence:  "an RST in answer to the SYN, but TTL-limited SYNs get it back from fewer hops than the host answers a control port (tcp.control_ports) from: a hop on the path forged it",
 		Meaning:   "a firewall on the path denies the port with `reject with tcp reset`; the service itself may well be running",
-		Ambiguity: "a route that differs by port (policy routing, a load balancer answering for the host) shifts the hop counts too",
+		Ambiguity: "a route that differs by port (policy routing, a load balancer answering for the host) shifts the hop counts too; an RST from the first hop (TTL 1) may be this host's own OUTPUT chain",
 	},
 	{
 		Reason:   NetUnreach,
