@@ -104,13 +104,13 @@ func TestClassifyReset(t *testing.T) {
 		reset, host int
 		want        Reason
 	}{
-		{2, 3, ForgedReset},     // a router two hops before the host
-		{3, 3, ConnRefused},     // the host, its firewall or its last router
-		{1, 3, ForgedReset},     // this host's OUTPUT chain, or a first hop that resets before its TTL check
-		{1, 1, ConnRefused},     // an on-link host
-		{0, 3, ConnRefused},     // no RST came back to the TTL-limited SYNs
-		{2, 0, ConnRefused},     // the host's distance is unknown
-		{4, 3, ConnRefused},     // farther than the host: nothing to say
+		{2, 3, ForgedReset}, // a router two hops before the host
+		{3, 3, ConnRefused}, // the host, its firewall or its last router
+		{1, 3, ForgedReset}, // this host's OUTPUT chain, or a first hop that resets before its TTL check
+		{1, 1, ConnRefused}, // an on-link host
+		{0, 3, ConnRefused}, // no RST came back to the TTL-limited SYNs
+		{2, 0, ConnRefused}, // the host's distance is unknown
+		{4, 3, ConnRefused}, // farther than the host: nothing to say
 	} {
 		if got := ClassifyReset(tc.reset, tc.host); got != tc.want {
 			t.Errorf("ClassifyReset(%d, %d) = %s, want %s", tc.reset, tc.host, got, tc.want)
