@@ -32,6 +32,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/check"
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
@@ -64,6 +65,7 @@ func main() {
 func run(args []string) int {
 	app := kingpin.New(exporterName, "Probes TCP targets and tells, as telnet would, why a port cannot be reached.")
 	configFile := app.Flag("config.file", "Module file; the embedded config.yml when empty.").Default("").String()
+	procfs := app.Flag("path.procfs", "procfs mountpoint: where the conntrack table's fill is read (docs/host-evidence.md).").Default(conntrack.DefaultProcfs).String()
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(app, logConfig)
 	app.Version(version.Print(exporterName))
@@ -123,16 +125,16 @@ func run(args []string) int {
 		if resolver != nil {
 			logger.Info("resolving target names through --dns.server", "server", *dnsServer)
 		}
-		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver, limits)
+		return serve(store, logger, webFlags, offset, *enablePprof, history.New(*historyLimit), resolver, limits, conntrack.New(*procfs))
 	case checkCmd.FullCommand():
 		return check.Main(check.Options{Targets: *checkTargets, Module: *checkModule, ConfigFile: *configFile,
 			EmbeddedConfig: defaultConfig, Timeout: *checkTimeout, Output: *checkOutput,
-			Expect: *checkExpect, TargetsFile: *checkTargetsFile, Baseline: *checkBaseline})
+			Expect: *checkExpect, TargetsFile: *checkTargetsFile, Baseline: *checkBaseline, Conntrack: conntrack.New(*procfs)})
 	}
 	return 2
 }
 
-func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History, resolver *net.Resolver, lf limitFlags) int {
+func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, offset time.Duration, enablePprof bool, hist *history.History, resolver *net.Resolver, lf limitFlags, table *conntrack.Table) int {
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
@@ -144,10 +146,11 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)
 	collector.RegisterLimits(reg, lim)
+	collector.RegisterConntrack(reg, table)
 
 	mux := http.NewServeMux()
 	mux.Handle("/probe", &handler.Probe{Store: store, Exporter: exp, Logger: logger, TimeoutOffset: offset, History: hist, Resolver: resolver,
-		Limits: lim, DisableDebug: lf.disableDebug})
+		Limits: lim, DisableDebug: lf.disableDebug, Conntrack: table})
 	mux.Handle("/transcript", &handler.Transcript{History: hist, Disabled: lf.disableDebug})
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("/-/reload", &handler.Reload{Store: store, Logger: logger})

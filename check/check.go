@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -57,6 +58,9 @@ type Options struct {
 
 	Timeout time.Duration // overrides the module's timeout when positive
 	Output  string        // one of Outputs; OutputText when empty
+	// Conntrack is this host's conntrack table (--path.procfs): a silent
+	// probe while it is full is this host's error. nil: not read.
+	Conntrack *conntrack.Table
 
 	Stdout, Stderr io.Writer // io.Discard when nil
 	// IsTerminal says Stdout is a terminal: only then is a progress line
@@ -72,7 +76,8 @@ type plan struct {
 	baseline   *jsonReport
 	// drains tracks the sessions left draining after their probe, for
 	// Run to wait for them before the command exits.
-	drains *limits.Drains
+	drains    *limits.Drains
+	conntrack prober.Conntrack
 }
 
 // plannedTarget is one target with its own module and expectation.
@@ -270,6 +275,9 @@ func (o *Options) prepare() (*plan, error) {
 		}
 		p.baseline = b
 	}
+	if o.Conntrack != nil {
+		p.conntrack = o.Conntrack
+	}
 	return p, nil
 }
 
@@ -289,7 +297,7 @@ func probeAll(ctx context.Context, p *plan, done func(i int, r *prober.Result)) 
 		go func() {
 			slots <- struct{}{}
 			defer func() { <-slots }()
-			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true, Drains: p.drains})}
+			out <- outcome{i, prober.Probe(ctx, t.target, t.module, prober.Options{Trace: true, Drains: p.drains, Conntrack: p.conntrack})}
 		}()
 	}
 	var tick <-chan time.Time

@@ -338,6 +338,11 @@ func syntheticJSON(t *testing.T) string {
 		Addresses: []prober.AddressResult{{Addr: netip.MustParseAddrPort("198.51.100.7:443"), Class: verdict.Firewall,
 			Reason: verdict.AdminProhibited, Responder: netip.MustParseAddr("192.0.2.1"), Duration: 3 * time.Millisecond,
 			Err: errors.New("connecting to 198.51.100.7 port 443: no route to host")}},
+		Host: &prober.HostCheck{Tried: true, Up: true, HostHops: 2, ResetHops: 2, HostPort: 22, Note: "note",
+			Skipped: prober.TraceOverBudget, Err: errors.New("skipped"),
+			Ports:      []prober.ControlAnswer{{Port: 22, Reason: verdict.SynAck, From: netip.MustParseAddr("198.51.100.7"), Host: true}},
+			ResetTrace: []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.1"), Reason: verdict.TimeExceeded, ICMP: &verdict.ICMP{Type: 11, Offender: netip.MustParseAddr("192.0.2.1")}}},
+			HostTrace:  []prober.Hop{{TTL: 1}}},
 	}
 	r.Expectation = verdict.AliasExpectation(verdict.AliasBlocked)
 	r.Expected = true

@@ -91,6 +91,20 @@
 //	                                     address that connected, else the first address's:
 //	          {"address": string (ip:port), "class": string, "reason": string, "responder": string,
 //	           "success": bool, "duration_seconds": number, "failure": string, "error": string}
+//	      "host":                object  the host check (module's tcp.control_ports, after a refused or
+//	                                     silent connect; docs/host-evidence.md), or null when none was due:
+//	        "tried":             bool    a control port was asked (tcp_host_up exists)
+//	        "up":                bool    tcp_host_up: the host answered a control port
+//	        "host_hops":         int     tcp_host_hops: TTL of the host's first answer; 0 if none or not measured
+//	        "reset_hops":        int     tcp_reset_hops: TTL of the probed port's first RST; 0 if none or not measured
+//	        "host_port":         int     the control port host_hops was measured on; 0
+//	        "note":              string  what the evidence shows, or why nothing more can be told
+//	        "skipped":           string  tcp_host_check_skipped's reason when the check could not run; ""
+//	        "error":             string  the error behind skipped; ""
+//	        "control_ports":     [object] after a silent connect, each control port's answer, or null:
+//	          {"port": int, "reason": string ("" no answer), "from": string, "host": bool (from the host)}
+//	        "reset_trace", "host_trace": [object] after a refused connect, the TTL-limited SYNs to the
+//	                                     probed port and to host_port, hops as in "trace", or null
 //	      "error":               string  the underlying error, for logs; "" when connected
 //	      "refused":             string  the target policy's refusal, e.g. "target 127.0.0.1 refused by
 //	                                     target_policy.deny 127.0.0.0/8": nothing was dialled, and class,

@@ -51,6 +51,7 @@ type jsonResult struct {
 	ICMP             *jsonICMP          `json:"icmp"`
 	Trace            *jsonTrace         `json:"trace"`
 	Addresses        []jsonAddress      `json:"addresses"`
+	Host             *jsonHost          `json:"host"`
 	Error            string             `json:"error"`
 	Refused          string             `json:"refused"`
 	Evidence         string             `json:"evidence"`
@@ -129,13 +130,62 @@ func newJSONTrace(r *prober.Result) *jsonTrace {
 	if len(r.Hops) == 0 {
 		return nil
 	}
-	j := &jsonTrace{HopsAnswered: r.HopsAnswered(), Path: report.Path(r), Hops: make([]jsonHop, len(r.Hops))}
+	j := &jsonTrace{HopsAnswered: r.HopsAnswered(), Path: report.Path(r)}
 	if h, ok := r.LastHop(); ok {
 		j.LastHop, j.LastHopAddress, j.LastHopReason = h.TTL, h.Addr.String(), string(h.Reason)
 	}
-	for i, h := range r.Hops {
-		j.Hops[i] = jsonHop{TTL: h.TTL, Address: addrText(h.Addr.IsValid(), h.Addr.String), RTTSeconds: h.RTT.Seconds(),
+	j.Hops = newJSONHops(r.Hops)
+	return j
+}
+
+// jsonHost is the host check (tcp.control_ports): its first fields are
+// the tcp_host_* metrics' values.
+type jsonHost struct {
+	Tried        bool          `json:"tried"`
+	Up           bool          `json:"up"`
+	HostHops     int           `json:"host_hops"`
+	ResetHops    int           `json:"reset_hops"`
+	HostPort     int           `json:"host_port"`
+	Note         string        `json:"note"`
+	Skipped      string        `json:"skipped"`
+	Error        string        `json:"error"`
+	ControlPorts []jsonControl `json:"control_ports"`
+	ResetTrace   []jsonHop     `json:"reset_trace"`
+	HostTrace    []jsonHop     `json:"host_trace"`
+}
+
+type jsonControl struct {
+	Port   int    `json:"port"`
+	Reason string `json:"reason"`
+	From   string `json:"from"`
+	Host   bool   `json:"host"`
+}
+
+func newJSONHops(hops []prober.Hop) []jsonHop {
+	if hops == nil {
+		return nil
+	}
+	out := make([]jsonHop, len(hops))
+	for i, h := range hops {
+		out[i] = jsonHop{TTL: h.TTL, Address: addrText(h.Addr.IsValid(), h.Addr.String), RTTSeconds: h.RTT.Seconds(),
 			Reason: string(h.Reason), Answer: h.Answer(), Reached: h.Reached, ICMP: newJSONICMP(h.ICMP)}
+	}
+	return out
+}
+
+func newJSONHost(r *prober.Result) *jsonHost {
+	h := r.Host
+	if h == nil {
+		return nil
+	}
+	j := &jsonHost{Tried: h.Tried, Up: h.Up, HostHops: h.HostHops, ResetHops: h.ResetHops, HostPort: int(h.HostPort),
+		Note: h.Note, Skipped: string(h.Skipped), ResetTrace: newJSONHops(h.ResetTrace), HostTrace: newJSONHops(h.HostTrace)}
+	if h.Err != nil {
+		j.Error = h.Err.Error()
+	}
+	for _, a := range h.Ports {
+		j.ControlPorts = append(j.ControlPorts, jsonControl{Port: int(a.Port), Reason: string(a.Reason),
+			From: addrText(a.From.IsValid(), a.From.String), Host: a.Host})
 	}
 	return j
 }
@@ -169,6 +219,7 @@ func newJSONResult(target, module string, r *prober.Result) jsonResult {
 		ICMP:             newJSONICMP(r.ICMP),
 		Trace:            newJSONTrace(r),
 		Addresses:        newJSONAddresses(r),
+		Host:             newJSONHost(r),
 		Transcript:       make([]string, 0, len(r.Transcript)),
 	}
 	if r.Cause != "" {

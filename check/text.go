@@ -142,7 +142,22 @@ func (t *textWriter) block(r *prober.Result) {
 		fmt.Fprintf(&b, "%s %s\n", t.paint(sgrDim, key), v)
 	})
 	t.hops(&b, r)
+	t.hostHops(&b, r)
 	t.write(b.String())
+}
+
+// hostHops writes the host check's two traces, TTL by TTL, under the
+// verdict block's "ttl" key: the evidence of a forged reset, or of why
+// nothing more could be told.
+func (t *textWriter) hostHops(b *strings.Builder, r *prober.Result) {
+	for n, text := range report.Columns(report.HostHopRows(r), nil) {
+		key := ""
+		if n == 0 {
+			key = "ttl"
+			text = t.paint(sgrDim, text)
+		}
+		fmt.Fprintf(b, "%s %s\n", t.paint(sgrDim, report.Key(key)), text)
+	}
 }
 
 // hops writes the path trace as a table under the verdict block's "hops"

@@ -116,6 +116,7 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 		s = append(s, sample{newFamily("probe_expect_info", expectInfoHelp, names...), values, 1})
 	}
 	s = traceSamples(s, r)
+	s = hostSamples(s, r)
 	s = tlsSamples(s, r)
 	slices.SortStableFunc(s, func(a, b sample) int {
 		if c := strings.Compare(a.fam.name, b.fam.name); c != 0 {
@@ -157,7 +158,7 @@ var (
 	}()
 	phaseValues = func() map[prober.Phase][]string {
 		v := map[prober.Phase][]string{}
-		for _, p := range []prober.Phase{prober.PhaseResolve, prober.PhaseConnect, prober.PhaseTLS, prober.PhaseQuery, prober.PhaseHold, prober.PhaseTrace} {
+		for _, p := range []prober.Phase{prober.PhaseResolve, prober.PhaseConnect, prober.PhaseTLS, prober.PhaseQuery, prober.PhaseHold, prober.PhaseTrace, prober.PhaseControl} {
 			v[p] = []string{string(p)}
 		}
 		return v

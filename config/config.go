@@ -121,6 +121,47 @@ type TCPProbe struct {
 	// addresses AddressesAll dials.
 	Addresses    string `yaml:"addresses"`
 	MaxAddresses int    `yaml:"max_addresses"`
+	// ControlPorts are ports of the same host that the path lets through
+	// (open or closed, both answer): after a refused or silent connect the
+	// prober asks them how far away the host is and whether it answers at
+	// all (docs/host-evidence.md). Empty: nothing beyond the probe is sent.
+	ControlPorts ControlPorts `yaml:"control_ports"`
+}
+
+// MaxControlPorts bounds tcp.control_ports: each costs a socket per
+// silent probe, and a few tell as much as many.
+const MaxControlPorts = 4
+
+// ControlPorts is tcp.control_ports, validated as it decodes so that an
+// error names the line.
+type ControlPorts []uint16
+
+// UnmarshalYAML reads a list of ports: each from 1 to 65535, at most
+// MaxControlPorts, none twice.
+func (cp *ControlPorts) UnmarshalYAML(n *yaml.Node) error {
+	const key = "tcp.control_ports"
+	if n.Kind != yaml.SequenceNode {
+		return fmt.Errorf("line %d: %s must be a list of ports, e.g. [22, 443]", n.Line, key)
+	}
+	if len(n.Content) > MaxControlPorts {
+		return fmt.Errorf("line %d: %s lists %d ports; at most %d", n.Line, key, len(n.Content), MaxControlPorts)
+	}
+	ports := make(ControlPorts, 0, len(n.Content))
+	for i, item := range n.Content {
+		var port int
+		if item.Kind != yaml.ScalarNode || item.ShortTag() != "!!int" || item.Decode(&port) != nil {
+			return fmt.Errorf("line %d: %s[%d] %q is not a port number", item.Line, key, i, item.Value)
+		}
+		if port < 1 || port > 65535 {
+			return fmt.Errorf("line %d: %s[%d] %d is not a port from 1 to 65535", item.Line, key, i, port)
+		}
+		if slices.Contains(ports, uint16(port)) {
+			return fmt.Errorf("line %d: %s[%d] %d is listed twice", item.Line, key, i, port)
+		}
+		ports = append(ports, uint16(port))
+	}
+	*cp = ports
+	return nil
 }
 
 // Trace is tcp.trace: when a connect fails with a network verdict (firewall

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/history"
 	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
@@ -43,6 +44,9 @@ type Probe struct {
 	// sessions draining after their probe go to the prober. Nil: no bound,
 	// and no session drains in the background.
 	Limits *limits.Set
+	// Conntrack is this host's conntrack table: a silent probe while it is
+	// full is this host's error (prober.Options.Conntrack); nil: not read.
+	Conntrack *conntrack.Table
 	// DisableDebug refuses debug=true with 403 (--web.disable-debug).
 	DisableDebug bool
 }
@@ -163,7 +167,7 @@ func (h *Probe) release(req *probeRequest) {
 func (h *Probe) run(ctx context.Context, req *probeRequest, result *prober.Result) {
 	ctx, cancel := context.WithTimeout(ctx, req.timeout)
 	defer cancel()
-	opts := prober.Options{Trace: req.debug, Resolver: h.Resolver}
+	opts := prober.Options{Trace: req.debug, Resolver: h.Resolver, Conntrack: h.conntrack()}
 	if h.Limits != nil {
 		opts.TraceBudget, opts.Drains = h.Limits.TraceSockets, h.Limits.Drains
 	}
@@ -194,6 +198,11 @@ func (h *Probe) answer(w http.ResponseWriter, r *http.Request, req *probeRequest
 		h.Logger.Debug("path trace skipped", "target", req.target.String(), "module", moduleName, "err", result.TraceErr)
 	} else if result.TraceErr != nil { // the verdict stands; the operator must hear of it
 		h.Logger.Warn("path trace could not run", "target", req.target.String(), "module", moduleName, "reason", result.TraceSkipped, "err", result.TraceErr)
+	}
+	if hc := result.Host; hc != nil && hc.Skipped == prober.TraceOverBudget { // as the trace's
+		h.Logger.Debug("host check skipped", "target", req.target.String(), "module", moduleName, "err", hc.Err)
+	} else if hc != nil && hc.Err != nil {
+		h.Logger.Warn("host check could not run", "target", req.target.String(), "module", moduleName, "reason", hc.Skipped, "err", hc.Err)
 	}
 
 	if req.debug {
@@ -289,6 +298,12 @@ func (h *Probe) log(module string, r *prober.Result) {
 			attrs = append(attrs, "last_hop_ttl", 0)
 		}
 	}
+	if hc := r.Host; hc != nil && hc.Tried {
+		attrs = append(attrs, "host_up", hc.Up, "host_note", hc.Note)
+		if hc.HostTrace != nil {
+			attrs = append(attrs, "host_hops", hc.HostHops, "reset_hops", hc.ResetHops)
+		}
+	}
 	if r.Class == verdict.Error {
 		// Our own host failed: the operator must hear of it.
 		h.Logger.Warn("probe failed on the exporter's host", attrs...)
@@ -329,4 +344,13 @@ func clientGone(ctx context.Context) bool {
 	}
 	d, ok := ctx.Deadline()
 	return ok && !time.Now().Before(d)
+}
+
+// conntrack is the table as the prober takes it: a nil *conntrack.Table
+// must become a nil interface, or the prober would read through it.
+func (h *Probe) conntrack() prober.Conntrack {
+	if h.Conntrack == nil {
+		return nil
+	}
+	return h.Conntrack
 }

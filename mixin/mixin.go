@@ -65,11 +65,20 @@ const (
 	ExporterConfigReloadFailed = "TCPVerdictExporterConfigReloadFailed"
 	ProbeScrapeFailed          = "TCPVerdictProbeScrapeFailed"
 	ProbesAbsent               = "TCPVerdictProbesAbsent"
+	// ExporterConntrackFilling: the exporter host's conntrack table is
+	// nearly full; at full, its kernel drops new SYNs and every silent
+	// probe becomes error/local-error (docs/host-evidence.md).
+	ExporterConntrackFilling = "TCPVerdictExporterConntrackFilling"
 )
+
+// ConntrackFillAlert is the fill of the exporter host's conntrack table
+// (entries over its limit) at which ExporterConntrackFilling fires: early
+// enough to act before the table is full.
+const ConntrackFillAlert = 0.8
 
 // ExporterAlerts lists the exporter-health alerts in the order the rules
 // file has them.
-var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed, ProbesAbsent}
+var ExporterAlerts = []string{ExporterDown, ExporterConfigReloadFailed, ProbeScrapeFailed, ProbesAbsent, ExporterConntrackFilling}
 
 // ExpectationFailed is the alert for a target that is connected but whose
 // probe failed anyway: an expectation of the module's query_response was
@@ -189,6 +198,7 @@ func Default() Config {
 			ExporterConfigReloadFailed: {For: "5m", Severity: Warning},
 			ProbeScrapeFailed:          {For: "5m", Severity: Warning},
 			ProbesAbsent:               {For: "10m", Severity: Warning},
+			ExporterConntrackFilling:   {For: "5m", Severity: Warning},
 		},
 		// Like the network classes it stands for.
 		PathBlocked: Policy{For: "2m", Severity: Critical},

@@ -79,7 +79,7 @@ func (p *probe) dialAll(ctx context.Context, tcp *config.TCPProbe, ips []netip.A
 	subs := make([]*probe, len(ips))
 	var wg sync.WaitGroup
 	for i, ip := range ips {
-		s := &probe{start: p.start, deadline: p.deadline, trace: p.trace, sub: true, budget: p.budget, drains: p.drains}
+		s := &probe{start: p.start, deadline: p.deadline, trace: p.trace, sub: true, budget: p.budget, drains: p.drains, conntrack: p.conntrack}
 		s.res.Target = p.res.Target
 		subs[i] = s
 		wg.Add(1)
@@ -117,6 +117,6 @@ func (p *probe) dialAll(ctx context.Context, tcp *config.TCPProbe, ips []netip.A
 		p.logf("telnet: Unable to connect to remote host: %s", chosen.unable)
 	}
 	if chosen.res.Class != verdict.Connected {
-		p.tracePath(ctx, tcp, res.Addr)
+		p.explainFailure(ctx, tcp, res.Addr)
 	}
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// probe (closePolitely) and lets a command wait for them; nil lets
 	// none drain: each closes at once, after dropping what had arrived.
 	Drains *limits.Drains
+	// Conntrack is this host's connection tracking table: a silent connect
+	// while it is full is this host's error, not the network's. nil: not
+	// consulted.
+	Conntrack Conntrack
 }
 
 // probe carries one probe's state between its phases.
@@ -46,6 +50,8 @@ type probe struct {
 	unable string
 	budget *limits.Budget
 	drains *limits.Drains
+	// conntrack is Options.Conntrack.
+	conntrack Conntrack
 	// shown and notShown count the peer's bytes the transcript shows and
 	// leaves out (logReceived).
 	shown, notShown int
@@ -79,7 +85,7 @@ func Probe(ctx context.Context, target Target, m config.Module, opts Options) Re
 // its goroutine's stack, and a stack beyond 8 KB doubles to 16 KB for every
 // probe in flight (docs/performance.md, "A burst of probes in flight").
 func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options, res *Result) {
-	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget, drains: opts.Drains}
+	p := &probe{start: time.Now(), trace: opts.Trace, budget: opts.TraceBudget, drains: opts.Drains, conntrack: opts.Conntrack}
 	p.res.Target = target
 	p.res.Phases = make([]PhaseDuration, 0, 5)
 	timeout := m.ProbeTimeout()
@@ -151,12 +157,12 @@ func (p *probe) dial(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
 	if ip.Is6() {
 		p.res.IPProtocol = 6
 	}
-	connectCtx, cancel := p.connectContext(ctx, tcp.Trace)
+	connectCtx, cancel := p.connectContext(ctx, tcp)
 	conn, ok := p.connect(connectCtx, tcp, addr)
 	cancel()
 	if !ok {
-		if !p.sub { // dialAll traces the address behind the verdict only
-			p.tracePath(ctx, tcp, addr)
+		if !p.sub { // dialAll explains the address behind the verdict only
+			p.explainFailure(ctx, tcp, addr)
 		}
 		return
 	}
@@ -263,6 +269,9 @@ func (p *probe) connect(ctx context.Context, tcp *config.TCPProbe, addr netip.Ad
 		ev.Syscall = "unknown" // neither a network answer nor a timeout
 	}
 	reason := verdict.ClassifyDial(ev)
+	if reason == verdict.NoResponse && p.conntrackFull() {
+		return nil, false
+	}
 	p.res.ICMP = ev.ICMP
 	var responder netip.Addr
 	switch {

@@ -22,6 +22,9 @@ const (
 	PhaseQuery   Phase = "query"
 	PhaseHold    Phase = "hold"
 	PhaseTrace   Phase = "trace" // the path trace after a failed connect (tcp.trace)
+	// PhaseControl is the host check after a refused or silent connect
+	// (tcp.control_ports); beside the path trace after a silent one.
+	PhaseControl Phase = "control"
 )
 
 // PhaseDuration is how long one phase took.
@@ -87,6 +90,10 @@ type Result struct {
 	// the error behind it, for the log.
 	TraceSkipped TraceSkip
 	TraceErr     error
+
+	// Host is what the control ports (tcp.control_ports) told about the
+	// host after a refused or silent connect; nil when none was asked.
+	Host *HostCheck
 
 	// Addresses holds each dialled address's verdict, in the order dialled
 	// (preferred family first), when the module dials every address of a

@@ -105,9 +105,11 @@ func traceWorthy(r verdict.Reason) bool {
 // connectContext reserves the path trace's time out of the probe's
 // deadline: the connect must fail early enough for the trace to finish
 // before the scrape gives up. When the probe's budget is shorter than twice
-// the trace's timeout, each gets half.
-func (p *probe) connectContext(ctx context.Context, tr config.Trace) (context.Context, context.CancelFunc) {
-	if !tr.Enabled || p.deadline.IsZero() {
+// the trace's timeout, each gets half. The host check of control ports
+// (tcp.control_ports) runs in the same reserve, beside the trace.
+func (p *probe) connectContext(ctx context.Context, tcp *config.TCPProbe) (context.Context, context.CancelFunc) {
+	tr := tcp.Trace
+	if !tr.Enabled && len(tcp.ControlPorts) == 0 || p.deadline.IsZero() {
 		return ctx, func() {}
 	}
 	reserve := min(tr.Timeout, time.Until(p.deadline)/2)

@@ -122,7 +122,7 @@ func TestConnectContextReservesTheTrace(t *testing.T) {
 		{time.Second, 500 * time.Millisecond},
 	} {
 		p := &probe{deadline: time.Now().Add(c.budget)}
-		ctx, cancel := p.connectContext(context.Background(), tr)
+		ctx, cancel := p.connectContext(context.Background(), &config.TCPProbe{Trace: tr})
 		d, ok := ctx.Deadline()
 		cancel()
 		if got := p.deadline.Sub(d); !ok || got > c.reserve || got < c.reserve-time.Millisecond {
@@ -131,9 +131,15 @@ func TestConnectContextReservesTheTrace(t *testing.T) {
 	}
 	p := &probe{deadline: time.Now().Add(5 * time.Second)}
 	tr.Enabled = false
-	ctx, cancel := p.connectContext(context.Background(), tr)
+	ctx, cancel := p.connectContext(context.Background(), &config.TCPProbe{Trace: tr})
 	defer cancel()
 	if _, ok := ctx.Deadline(); ok {
 		t.Error("a disabled trace shortened the connect")
+	}
+	// Control ports reserve the same time for the host check.
+	ctx, cancel = p.connectContext(context.Background(), &config.TCPProbe{Trace: tr, ControlPorts: config.ControlPorts{22}})
+	defer cancel()
+	if d, ok := ctx.Deadline(); !ok || p.deadline.Sub(d) < time.Second-time.Millisecond {
+		t.Errorf("control ports reserved %v before the deadline (set: %v), want %s", p.deadline.Sub(d), ok, tr.Timeout)
 	}
 }

@@ -67,6 +67,14 @@ func Rows(r *prober.Result, row func(key, value string)) {
 	} else if r.TraceErr != nil {
 		row("path", r.TraceErr.Error()) // a due trace that could not run says so
 	}
+	if h := r.Host; h != nil {
+		switch {
+		case h.Note != "":
+			row("host", h.Note)
+		case h.Err != nil:
+			row("host", h.Err.Error()) // a due host check that could not run says so
+		}
+	}
 	row("meaning", e.Meaning)
 	if e.Ambiguity != "" {
 		row("but", e.Ambiguity)
@@ -157,6 +165,30 @@ func HopRows(r *prober.Result) [][]string {
 		rows = append(rows, []string{ttl, "*", "", h.Answer()})
 	}
 	return rows
+}
+
+// HostHopRows lays the host check's two traces out side by side, TTL by
+// TTL (tcp.control_ports after a refused connect): a header naming the
+// probed port and the control port, then one row per TTL with who answered
+// each. It is empty when no hop counts were measured.
+func HostHopRows(r *prober.Result) [][]string {
+	h := r.Host
+	if h == nil || h.ResetTrace == nil && h.HostTrace == nil {
+		return nil
+	}
+	rows := [][]string{{"TTL", fmt.Sprintf("PORT %d", r.Addr.Port()), fmt.Sprintf("CONTROL PORT %d", h.HostPort)}}
+	for i := range max(len(h.ResetTrace), len(h.HostTrace)) {
+		rows = append(rows, []string{fmt.Sprint(i + 1), hostHop(h.ResetTrace, i), hostHop(h.HostTrace, i)})
+	}
+	return rows
+}
+
+// hostHop is one TTL of a host check's trace; "" past its end.
+func hostHop(hops []prober.Hop, i int) string {
+	if i >= len(hops) {
+		return ""
+	}
+	return prober.HopAnswer(hops[i])
 }
 
 // Key pads a key of the verdict block to the block's key column.

@@ -133,3 +133,32 @@ func ClassifyDial(e DialEvidence) Reason {
 	// probe failed on our side and must not be reported as a network verdict.
 	return LocalError
 }
+
+// ClassifyReset decides a refused connect again once tcp.control_ports
+// measured hop counts (docs/host-evidence.md, "Forged resets"): resetHops
+// is the TTL at which the probed port's RST first came back, hostHops the
+// TTL at which the host first answered a control port; 0 means not
+// measured. A router checks the TTL before its forward chain runs, so a
+// firewall k hops out resets SYNs with a TTL of k+1 or more, while the host
+// N hops out answers from TTL N: an RST from fewer hops than the host is
+// forged on the path. From as many hops as the host, the host, its own
+// firewall and its last router look the same: the verdict stays refused.
+// An RST from TTL 1 is forged too, by this host's own OUTPUT chain or by a
+// first-hop device that resets before it checks the TTL; nothing tells
+// which, so it is not called this host's.
+func ClassifyReset(resetHops, hostHops int) Reason {
+	if resetHops <= 0 || hostHops <= 0 || resetHops >= hostHops {
+		return ConnRefused
+	}
+	return ForgedReset
+}
+
+// ClassifySilent decides a silent connect again once tcp.control_ports
+// were tried: a host that answered on any of them is up, so the port is
+// filtered (no-response stands); one that answered on none is down or dark.
+func ClassifySilent(hostUp bool) Reason {
+	if hostUp {
+		return NoResponse
+	}
+	return HostSilent
+}

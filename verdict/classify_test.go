@@ -98,3 +98,34 @@ func TestTaxonomyIsComplete(t *testing.T) {
 		t.Error("unknown names must not resolve")
 	}
 }
+
+func TestClassifyReset(t *testing.T) {
+	for _, tc := range []struct {
+		reset, host int
+		want        Reason
+	}{
+		{2, 3, ForgedReset}, // a router two hops before the host
+		{3, 3, ConnRefused}, // the host, its firewall or its last router
+		{1, 3, ForgedReset}, // this host's OUTPUT chain, or a first hop that resets before its TTL check
+		{1, 1, ConnRefused}, // an on-link host
+		{0, 3, ConnRefused}, // no RST came back to the TTL-limited SYNs
+		{2, 0, ConnRefused}, // the host's distance is unknown
+		{4, 3, ConnRefused}, // farther than the host: nothing to say
+	} {
+		if got := ClassifyReset(tc.reset, tc.host); got != tc.want {
+			t.Errorf("ClassifyReset(%d, %d) = %s, want %s", tc.reset, tc.host, got, tc.want)
+		}
+	}
+	if ForgedReset.Class() != Firewall || HostSilent.Class() != Unreachable {
+		t.Errorf("forged-reset is %s, host-silent %s: want firewall and unreachable", ForgedReset.Class(), HostSilent.Class())
+	}
+}
+
+func TestClassifySilent(t *testing.T) {
+	if got := ClassifySilent(true); got != NoResponse {
+		t.Errorf("host up: %s, want %s", got, NoResponse)
+	}
+	if got := ClassifySilent(false); got != HostSilent {
+		t.Errorf("host silent: %s, want %s", got, HostSilent)
+	}
+}

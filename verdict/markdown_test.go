@@ -46,7 +46,7 @@ func markdownTable() string {
 				team = "`" + c.Team + "`"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s | %s | %s |\n",
-				c.Class, c.Telnet, r.Reason, escapeCell(r.Evidence), escapeCell(r.Meaning), c.Owner, team, escapeCell(r.Ambiguity))
+				c.Class, r.TelnetWords(), r.Reason, escapeCell(r.Evidence), escapeCell(r.Meaning), c.Owner, team, escapeCell(r.Ambiguity))
 		}
 	}
 	return b.String()

@@ -48,6 +48,11 @@ const (
 	NXDomain        Reason = "nxdomain"
 	DNSFailure      Reason = "dns-failure"
 	LocalError      Reason = "local-error"
+	// ForgedReset and HostSilent need tcp.control_ports: ports of the same
+	// host that tell how far away it is and whether it answers at all
+	// (docs/host-evidence.md).
+	ForgedReset Reason = "forged-reset"
+	HostSilent  Reason = "host-silent"
 )
 
 // ClassInfo describes one class.
@@ -77,6 +82,19 @@ type ReasonInfo struct {
 	Meaning  string // what that most likely means
 	// Ambiguity says what else the same evidence can mean, where something can.
 	Ambiguity string
+	// Telnet is what `telnet host port` prints for this reason, where it is
+	// not its class's words (ClassInfo.Telnet): a forged reset is a firewall
+	// verdict, yet telnet says "Connection refused".
+	Telnet string
+}
+
+// TelnetWords is what telnet prints for the reason: its own words, else
+// its class's.
+func (r ReasonInfo) TelnetWords() string {
+	if r.Telnet != "" {
+		return r.Telnet
+	}
+	return r.Class.Info().Telnet
 }
 
 // Classes is the taxonomy's first half: every class, in export order.
@@ -172,14 +190,14 @@ var Reasons = []ReasonInfo{
 		Class:     Refused,
 		Evidence:  "RST in answer to the SYN, no ICMP in the error queue",
 		Meaning:   "nothing listens on the port",
-		Ambiguity: "a firewall rule `reject with tcp reset` looks exactly the same; only the RST's TTL differs, which a socket cannot see",
+		Ambiguity: "a firewall rule `reject with tcp reset` looks exactly the same; with tcp.control_ports the hop counts unmask one on the path (forged-reset), but not one at the host's last router or on the host itself",
 	},
 	{
 		Reason:    NoResponse,
 		Class:     Firewall,
 		Evidence:  "no answer at all before the deadline",
 		Meaning:   "a firewall drops the SYN silently",
-		Ambiguity: "a listener whose accept backlog is full, or a host that is down behind a router that sends no ICMP, also drops SYNs silently",
+		Ambiguity: "a listener whose accept backlog is full also drops SYNs silently; so does a host that is down behind a router that sends no ICMP, which tcp.control_ports tells apart (host-silent)",
 	},
 	{
 		Reason:   PortUnreach,
@@ -210,6 +228,14 @@ var Reasons = []ReasonInfo{
 		Class:    Firewall,
 		Evidence: "an ICMP prohibition or port-unreachable that the exporter's own kernel generated (a reject rule in its OUTPUT chain), or EACCES/EPERM from connect()",
 		Meaning:  "the exporter host's own firewall (OUTPUT chain) blocks the connection",
+	},
+	{
+		Reason:    ForgedReset,
+		Class:     Firewall,
+		Telnet:    "Connection refused",
+		Evidence:  "an RST in answer to the SYN, but TTL-limited SYNs get it back from fewer hops than the host answers a control port (tcp.control_ports) from: a hop on the path forged it",
+		Meaning:   "a firewall on the path denies the port with `reject with tcp reset`; the service itself may well be running",
+		Ambiguity: "a route that differs by port (policy routing, a load balancer answering for the host) shifts the hop counts too; an RST from the first hop (TTL 1) may be this host's own OUTPUT chain",
 	},
 	{
 		Reason:   NetUnreach,
@@ -243,6 +269,14 @@ var Reasons = []ReasonInfo{
 		Meaning:  "the exporter's host has no route to the target, or its next hop does not answer ARP/NDP",
 	},
 	{
+		Reason:    HostSilent,
+		Class:     Unreachable,
+		Telnet:    "Trying x.x.x.x... (then nothing)",
+		Evidence:  "no answer to the SYN, and none to a SYN for any control port (tcp.control_ports) either: no SYN-ACK, RST or ICMP from the host",
+		Meaning:   "the host is down, or every packet to it is dropped",
+		Ambiguity: "a firewall that drops the control ports as well as the probed one looks the same: choose control ports the path lets through",
+	},
+	{
 		Reason:   NXDomain,
 		Class:    DNSError,
 		Evidence: "the resolver answered that the name does not exist",
@@ -257,7 +291,7 @@ var Reasons = []ReasonInfo{
 	{
 		Reason:   LocalError,
 		Class:    Error,
-		Evidence: "the exporter's own host failed (EMFILE, ENFILE, EADDRNOTAVAIL, bad source address, ...)",
+		Evidence: "the exporter's own host failed (EMFILE, ENFILE, EADDRNOTAVAIL, bad source address, its conntrack table full, ...)",
 		Meaning:  "the probe could not be made; this says nothing about the network",
 	},
 }

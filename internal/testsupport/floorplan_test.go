@@ -75,9 +75,7 @@ func TestInternalHoldsOnlyTestSupport(t *testing.T) {
 		t.Fatalf("go list: %v", err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		// internal/budget is moving into limits/ (issue 14); until it has,
-		// it is the one production package allowed here.
-		if !under(pkg, harnessUsers[:1]) && pkg != module+"/internal/budget" {
+		if !under(pkg, harnessUsers[:1]) {
 			t.Errorf("%s is in internal/ beside the test harness; production packages live at the top level", pkg)
 		}
 	}

@@ -403,6 +403,14 @@ func ExporterRules(cfg mixin.Config) []Rule {
 				"No verdict alert can fire until probes run again.\n" +
 				"Who fixes it: " + owner + ".",
 		}),
+		rule(mixin.ExporterConntrackFilling, fmt.Sprintf("tcp_verdict_exporter_conntrack_entries{%s}\n  / tcp_verdict_exporter_conntrack_entries_limit{%s}\n> %g",
+			cfg.ExporterSel(), cfg.ExporterSel(), mixin.ConntrackFillAlert), Annotations{
+			Summary: "tcp_verdict_exporter {{ $labels.instance }}: its host's conntrack table is {{ $value | humanizePercentage }} full",
+			Description: "The connection tracking table of the host that runs the exporter at {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} full.\n" +
+				"When it is full, that host's kernel drops new SYNs before they leave: every silent probe then says error/local-error, and nothing about the network.\n" +
+				"Every probe leaves an entry for about two minutes (entries ≈ probes per second × the kernel's timeouts): raise net.netfilter.nf_conntrack_max, exempt the probes from tracking, or probe less often.\n" +
+				"Who fixes it: " + owner + ".",
+		}),
 	}
 }
 

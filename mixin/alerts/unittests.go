@@ -410,6 +410,12 @@ func (u tests) exporterGroups() []testGroup {
 			"Prometheus has no tcp_verdict series: no probe job scrapes the exporter's /probe, the job lost its targets, or every probe scrape fails.\n"+
 				"No verdict alert can fire until probes run again.\n"+
 				"Who fixes it: "+owner+"."),
+		mixin.ExporterConntrackFilling: expect(mixin.ExporterConntrackFilling, exporterLabels,
+			"tcp_verdict_exporter 127.0.0.1:9765: its host's conntrack table is 88.5% full",
+			"The connection tracking table of the host that runs the exporter at 127.0.0.1:9765 (job tcp_verdict_exporter) is 88.5% full.\n"+
+				"When it is full, that host's kernel drops new SYNs before they leave: every silent probe then says error/local-error, and nothing about the network.\n"+
+				"Every probe leaves an entry for about two minutes (entries ≈ probes per second × the kernel's timeouts): raise net.netfilter.nf_conntrack_max, exempt the probes from tracking, or probe less often.\n"+
+				"Who fixes it: "+owner+"."),
 	}
 	dropAfter2 := fmt.Sprintf("1 1 0x%d", u.steps-2)
 	steady := fmt.Sprintf("1x%d", u.steps)
@@ -459,7 +465,23 @@ func (u tests) exporterGroups() []testGroup {
 			{EvalTime: fmt.Sprintf("%dm", absentFor+1), AlertName: mixin.ProbesAbsent, ExpAlerts: []expAlert{want[mixin.ProbesAbsent]}},
 		},
 	}
-	return []testGroup{health, down, absent}
+	// One exporter's host fills its conntrack table past the threshold at
+	// 2m (58000 of 65536: 88.5%); the other's stays at a tenth.
+	fillFor := minutes(u.cfg.Exporter(mixin.ExporterConntrackFilling).For)
+	limit := fmt.Sprintf("65536x%d", u.steps)
+	conntrack := testGroup{Name: "the exporter host's conntrack table fills", Interval: "1m",
+		InputSeries: []series{
+			{fmt.Sprintf("tcp_verdict_exporter_conntrack_entries{job=%q,instance=%q}", testExporterJob, broken), fmt.Sprintf("30000 30000 58000x%d", u.steps-2)},
+			{fmt.Sprintf("tcp_verdict_exporter_conntrack_entries_limit{job=%q,instance=%q}", testExporterJob, broken), limit},
+			{fmt.Sprintf("tcp_verdict_exporter_conntrack_entries{job=%q,instance=%q}", testExporterJob, fine), fmt.Sprintf("6553x%d", u.steps)},
+			{fmt.Sprintf("tcp_verdict_exporter_conntrack_entries_limit{job=%q,instance=%q}", testExporterJob, fine), limit},
+		},
+		AlertTests: []alertTest{
+			{EvalTime: fmt.Sprintf("%dm", 2+fillFor-1), AlertName: mixin.ExporterConntrackFilling, ExpAlerts: []expAlert{}},
+			{EvalTime: fmt.Sprintf("%dm", 2+fillFor+1), AlertName: mixin.ExporterConntrackFilling, ExpAlerts: []expAlert{want[mixin.ExporterConntrackFilling]}},
+		},
+	}
+	return []testGroup{health, down, absent, conntrack}
 }
 
 // vantageGroup tests the alerts across vantages. Each probe carries a

@@ -241,6 +241,7 @@ func New(cfg mixin.Config) Dashboard {
 	l.add(14, 9, g.evidenceTable())
 	l.add(10, 9, activeAlerts())
 	l.add(24, 7, g.lastHop())
+	l.add(24, 7, g.hostCheck())
 	l.add(24, 7, g.addressTable())
 	l.row("Segmentation")
 	l.add(4, 8, g.expectationsNotHeld())
@@ -256,6 +257,7 @@ func New(cfg mixin.Config) Dashboard {
 	l.add(4, 7, g.exporterUp())
 	l.add(4, 7, g.configReload())
 	l.add(4, 7, g.scrapesFailing())
+	l.add(8, 7, g.conntrackFill())
 
 	return Dashboard{
 		UID:   UID,
@@ -664,5 +666,58 @@ func (g builder) segmentationTable() Panel {
 			"excludeByName": map[string]any{"Time": true, "__name__": true},
 			"indexByName":   map[string]any{"Value": 0, "instance": 1, "vantage": 2, "expectation": 3, "class": 4, "reason": 5, "responder": 6, "module": 7, "job": 8},
 		}}},
+	}
+}
+
+// hostCheck is what the control ports (tcp.control_ports) told per
+// target: whether the host answered at all, and from how many hops it and
+// the probed port's RST did (docs/host-evidence.md).
+func (g builder) hostCheck() Panel {
+	return Panel{Type: "table", Title: "Host check: who really answered",
+		Description: fmt.Sprintf("Only for modules with `tcp.control_ports`, on probes whose connect was refused or silent. "+
+			"**host up** is 1 when the host answered a control port, 0 when none did (then the verdict is %s/%s: the host is down, or every packet to it is dropped). "+
+			"After a refused connect, **host hops** is the TTL from which the host answers a control port and **RST hops** the TTL from which the probed port's RST comes back: "+
+			"fewer RST hops than host hops means a hop on the path forged the RST (%s/%s, the responder is that hop); the same count leaves %s, which hop counts cannot tell from a firewall at the host's last router or on the host itself. "+
+			"0 hops: not measured, or nothing answered.",
+			verdict.Unreachable, verdict.HostSilent, verdict.Firewall, verdict.ForgedReset, verdict.Refused),
+		Targets: []Target{
+			{Expr: fmt.Sprintf("tcp_host_up{%s}", g.probeSel), Instant: true, Format: "table"},
+			{Expr: fmt.Sprintf("tcp_host_hops{%s}", g.probeSel), Instant: true, Format: "table"},
+			{Expr: fmt.Sprintf("tcp_reset_hops{%s}", g.probeSel), Instant: true, Format: "table"},
+		},
+		FieldConfig: &FieldConfig{
+			Defaults: map[string]any{"custom": map[string]any{"filterable": true}, "decimals": 0},
+			Overrides: []Override{{
+				Matcher:    map[string]any{"id": "byName", "options": "host up"},
+				Properties: []map[string]any{{"id": "mappings", "value": upDown("up", "silent")}, {"id": "custom.cellOptions", "value": map[string]any{"type": "color-text"}}},
+			}},
+		},
+		Options: map[string]any{"showHeader": true, "sortBy": []map[string]any{{"displayName": "instance"}}},
+		Transformations: []map[string]any{
+			{"id": "merge", "options": map[string]any{}},
+			{"id": "organize", "options": map[string]any{
+				"excludeByName": map[string]any{"Time": true},
+				"indexByName":   map[string]any{"instance": 0, "Value #A": 1, "Value #B": 2, "Value #C": 3, "job": 4, "module": 5},
+				"renameByName":  map[string]any{"Value #A": "host up", "Value #B": "host hops", "Value #C": "RST hops"},
+			}},
+		},
+	}
+}
+
+// conntrackFill is how full each exporter host's conntrack table is: at
+// full, its kernel drops new SYNs and silent probes become its own error.
+func (g builder) conntrackFill() Panel {
+	return Panel{Type: "stat", Title: "Conntrack table fill",
+		Description: fmt.Sprintf("How full the connection tracking table of each exporter's host is (tcp_verdict_exporter_conntrack_entries over its limit). "+
+			"Every probe leaves an entry for about two minutes; at 100%% the kernel drops new SYNs before they leave and silent probes say %s/%s instead of blaming the network. "+
+			"Alert %s fires from %.0f%%. Empty without connection tracking.",
+			verdict.Error, verdict.LocalError, mixin.ExporterConntrackFilling, mixin.ConntrackFillAlert*100),
+		Targets: []Target{{Expr: fmt.Sprintf("tcp_verdict_exporter_conntrack_entries{%s}\n  / tcp_verdict_exporter_conntrack_entries_limit{%s}", g.cfg.ExporterSel(), g.cfg.ExporterSel()),
+			LegendFormat: "{{instance}}", Instant: true}},
+		FieldConfig: &FieldConfig{Defaults: map[string]any{"unit": "percentunit", "min": 0, "max": 1, "color": map[string]any{"mode": "thresholds"},
+			"thresholds": map[string]any{"mode": "absolute", "steps": []map[string]any{{"color": "green", "value": nil}, {"color": "red", "value": mixin.ConntrackFillAlert}}}},
+			Overrides: []Override{}},
+		Options: map[string]any{"colorMode": "background", "graphMode": "area", "textMode": "value_and_name",
+			"reduceOptions": map[string]any{"calcs": []string{"lastNotNull"}, "fields": "", "values": false}},
 	}
 }

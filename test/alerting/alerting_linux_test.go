@@ -40,6 +40,10 @@ const budget = 90 * time.Second
 // network verdict; the trace's 200ms come out of those 0.5 s. tcp_expect
 // waits for a banner the silent listener never sends, and tcp_tls for its
 // TLS handshake: connected, but the probe fails when its 300ms run out.
+// tcp names the silent listener's port (%d) as its control port
+// (tcp.control_ports), so the closed port's refusal carries the host
+// check's series: on loopback the RST and the host both answer at TTL 1,
+// and refused stands.
 const exporterConfig = `modules:
   tcp:
     prober: tcp
@@ -47,6 +51,8 @@ const exporterConfig = `modules:
     tcp:
       preferred_ip_protocol: ip4
       hold: 100ms
+      trace: {max_hops: 2, timeout: 200ms}
+      control_ports: [%d]
   tcp_trace:
     prober: tcp
     timeout: 2s
@@ -221,7 +227,11 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 		t.Fatal(err)
 	}
 	exporterFile := filepath.Join(dir, "exporter.yml")
-	writeFile(t, exporterFile, exporterConfig)
+	silentAddr, err := netip.ParseAddrPort(silent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, exporterFile, fmt.Sprintf(exporterConfig, silentAddr.Port()))
 	exporterAddr := testnet.ClosedPort(t, "tcp4", "127.0.0.1:0")
 	exporterproc.Run(ctx, t, "exporter", exec.Command(bin,
 		"--config.file="+exporterFile, "--web.listen-address="+exporterAddr, "--dns.server="+dnsServer.String()), "http://"+exporterAddr+"/-/healthy")
@@ -488,6 +498,22 @@ scrape_configs:
 	}
 	if len(traced) != 1 || traced[0].Metric["instance"] != dropped || traced[0].Metric["address"] != "" || traced[0].Metric["reason"] != "" {
 		t.Errorf("tcp_trace_last_hop_info is %v, want one series, for %s, naming no hop", traced, dropped)
+	}
+
+	// The host check's series come from the closed port alone (module tcp
+	// has a control port; the other targets of its job connect): the host
+	// answered, at TTL 1, as the RST did.
+	for name, want := range map[string]string{"tcp_host_up": "1", "tcp_host_hops": "1", "tcp_reset_hops": "1"} {
+		var series []struct {
+			Metric map[string]string `json:"metric"`
+			Value  []any             `json:"value"`
+		}
+		if err := prom.query(ctx, name, &series); err != nil {
+			t.Fatal(err)
+		}
+		if len(series) != 1 || series[0].Metric["instance"] != closed || series[0].Value[1] != want {
+			t.Errorf("%s is %v, want one series, for %s, of %s", name, series, closed, want)
+		}
 	}
 
 	// Every dashboard query answers with data from this Prometheus; the

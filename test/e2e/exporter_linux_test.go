@@ -41,12 +41,13 @@ func startExporter(ns, bin, configFile, listen string, nofile int) (*exporter, e
 
 // startExporterWithin is startExporter with a bound on the wait; an
 // exporter that does not answer in time is stopped.
-func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait time.Duration) (*exporter, error) {
+func startExporterWithin(ns, bin, configFile, listen string, nofile int, wait time.Duration, flags ...string) (*exporter, error) {
 	args := []string{"netns", "exec", ns}
 	if nofile > 0 {
 		args = append(args, "prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile))
 	}
 	args = append(args, bin, "--config.file="+configFile, "--web.listen-address="+listen, "--log.level=debug")
+	args = append(args, flags...)
 	cmd := exec.Command("ip", args...)
 	// Go's own resolver reads the namespace's resolv.conf and nothing else:
 	// no query can go to a resolver daemon of the host.

@@ -35,6 +35,9 @@ import (
 //	8  a LAN of the client's own (veth to r1, which has no address on it):
 //	   client .2; .99 is nobody's, so the client's own ARP/NDP fails
 //
+// 10.201.3.77 and fd00:201:3::77 are the server's too, but its input chain
+// drops every packet to them: a dark host (host_linux_test.go).
+//
 // 10.202.0.0/16 and fd00:202::/32 are not routed by r1.
 const (
 	linkDelay = 500 * time.Microsecond // client link, each way
@@ -98,6 +101,7 @@ func (f family) netReject() string  { return f.addr(4, 1) }
 func (f family) slow() string       { return f.addr(6, 2) }
 func (f family) loop() string       { return f.addr(7, 1) }
 func (f family) lanUnowned() string { return f.addr(8, 99) }
+func (f family) dark() string       { return f.addr(3, 77) }
 func (f family) noRoute() string {
 	if f.v6 {
 		return "fd00:202::1"
@@ -120,6 +124,7 @@ const (
 	portAdminR2     = 7022 // rejected by r2 with ICMP admin-prohibited
 	portRejectSrv   = 7023 // plain `reject` on the server: ICMP port-unreachable
 	portResetR2     = 7024 // r2 `reject with tcp reset`
+	portResetR1     = 7025 // r1 `reject with tcp reset`: two hops before the server (host_linux_test.go)
 	portLocalDrop   = 7030 // dropped by the client's own OUTPUT chain
 	portLocalReject = 7031 // rejected (admin-prohibited) by the client's own OUTPUT chain
 )
@@ -131,9 +136,10 @@ var (
 	chain forward {
 		type filter hook forward priority 0; policy accept;
 		tcp dport %d drop
+		tcp dport %d reject with tcp reset
 	}
 }
-`, portDropR1)
+`, portDropR1, portResetR1)
 	rulesR2 = fmt.Sprintf(`table inet tve {
 	chain forward {
 		type filter hook forward priority 0; policy accept;
@@ -150,9 +156,11 @@ var (
 		type filter hook input priority 0; policy accept;
 		tcp dport %d drop
 		tcp dport %d reject
+		ip daddr %s drop
+		ip6 daddr %s drop
 	}
 }
-`, portDropServer, portRejectSrv)
+`, portDropServer, portRejectSrv, ipv4.dark(), ipv6.dark())
 	rulesClient = fmt.Sprintf(`table inet tve {
 	chain output {
 		type filter hook output priority 0; policy accept;
@@ -220,6 +228,16 @@ const exporterConfig = `modules:
     prober: tcp
     timeout: 2s
     tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: true, hold: 300ms, addresses: all}
+  # Control ports (tcp.control_ports): the banner port (open) and a closed
+  # one; the host check's traces go to TTL 8 and wait up to 1s.
+  v4_control:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: false, hold: 300ms, trace: {max_hops: 8, timeout: 1s}, control_ports: [7002, 7010]}
+  v6_control:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 300ms, trace: {max_hops: 8, timeout: 1s}, control_ports: [7002, 7010]}
 `
 
 // lab is one run's network and the exporter inside it.
@@ -327,6 +345,7 @@ func setupLab(t *testing.T) *lab {
 			"addr add "+f.cidr(3, 2)+" dev to-r2",
 			"addr add "+f.cidr(3, 53)+" dev to-r2",
 			"addr add "+f.host(f.slow())+" dev lo",
+			"addr add "+f.host(f.dark())+" dev to-r2",
 			"route add "+f.defaultRoute()+" via "+f.addr(3, 1))
 	}
 	for i, ns := range all {
@@ -345,7 +364,7 @@ func setupLab(t *testing.T) *lab {
 		portStream: stream,
 		// Live services behind the rules: without the rules they connect.
 		portDropServer: silent, portDropR1: silent, portAdminR2: silent,
-		portRejectSrv: silent, portResetR2: silent, portLocalDrop: silent, portLocalReject: silent,
+		portRejectSrv: silent, portResetR2: silent, portResetR1: silent, portLocalDrop: silent, portLocalReject: silent,
 	} {
 		must(l.servers.listen(l.server, port, behave))
 	}
@@ -426,6 +445,11 @@ func TestLab(t *testing.T) {
 		l.testVerdicts(t, func(sc scenario) bool { return sc.underLock })
 	})
 	t.Run("trace-check-command", l.testTraceCheck)
+	// Who really answered: forged resets and dark hosts (tcp.control_ports),
+	// through /probe and check; a full conntrack table from fixture files.
+	t.Run("host-evidence", l.testHostEvidence)
+	t.Run("conntrack-full", l.testConntrackFull)
+	t.Run("host-check-storm", l.testHostCheckStorm)
 	t.Run("policy", l.testPolicy)
 	t.Run("rlimit", l.testRlimit)
 	t.Run("load", l.testLoad)

@@ -127,6 +127,9 @@ type answer struct {
 	class      string
 	traceRan   bool   // the answer has the trace's series
 	traceSkip  string // tcp_trace_skipped's reason
+	reason     string // tcp_verdict_info's
+	hostUp     bool   // the answer has tcp_host_up (a host check ran)
+	hostSkip   string // tcp_host_check_skipped's reason
 	err        error
 }
 
@@ -149,7 +152,11 @@ func fetchAnswer(c *http.Client, base, target, module string) answer {
 		return a
 	}
 	for _, m := range mfs["tcp_verdict_info"].GetMetric() {
-		a.class = labelValue(m, "class")
+		a.class, a.reason = labelValue(m, "class"), labelValue(m, "reason")
+	}
+	a.hostUp = mfs["tcp_host_up"] != nil
+	for _, m := range mfs["tcp_host_check_skipped"].GetMetric() {
+		a.hostSkip = labelValue(m, "reason")
 	}
 	a.traceRan = mfs["tcp_trace_hops_answered"] != nil
 	for _, m := range mfs["tcp_trace_skipped"].GetMetric() {

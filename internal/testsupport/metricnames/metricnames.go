@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"math/big"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
+	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
 	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/prober"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
@@ -41,8 +44,10 @@ func Probe() ([]string, error) {
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
 		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
 		Addresses:    []prober.AddressResult{{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Class: verdict.ClosedByPeer, Reason: verdict.Fin}},
-		Cause:        verdict.CauseExpectTimeout,
-		Expectation:  verdict.AliasExpectation(verdict.AliasBlocked),
+		Host: &prober.HostCheck{Tried: true, Up: true, HostHops: 3, ResetHops: 2, Skipped: prober.TraceNoTime,
+			ResetTrace: []prober.Hop{{TTL: 1}}, HostTrace: []prober.Hop{{TTL: 1}}},
+		Cause:       verdict.CauseExpectTimeout,
+		Expectation: verdict.AliasExpectation(verdict.AliasBlocked),
 		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
 			PeerCertificates: []*x509.Certificate{{SerialNumber: big.NewInt(1), NotAfter: time.Unix(2e9, 0)}}},
 	}
@@ -53,8 +58,23 @@ func Probe() ([]string, error) {
 	return gather(reg)
 }
 
-// Exporter returns the names /metrics emits once a probe has run.
+// Exporter returns the names /metrics emits once a probe has run, on a
+// host with connection tracking (a fixture of its two files).
 func Exporter() ([]string, error) {
+	procfs, err := os.MkdirTemp("", "metricnames-procfs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(procfs) //nolint:errcheck // a temporary fixture; a failed removal changes no name
+	dir := filepath.Join(procfs, "sys", "net", "netfilter")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{"nf_conntrack_count", "nf_conntrack_max"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("1\n"), 0o644); err != nil {
+			return nil, err
+		}
+	}
 	store, err := config.NewStore("", []byte("modules:\n  tcp:\n    prober: tcp\n"))
 	if err != nil {
 		return nil, err
@@ -62,6 +82,7 @@ func Exporter() ([]string, error) {
 	reg := prometheus.NewRegistry()
 	collector.NewExporter(reg, store).CountProbe("tcp", verdict.Connected)
 	collector.RegisterLimits(reg, limits.New(limits.Plan{MaxInFlight: 1, TraceSockets: 1, Draining: 1, MaxConnections: 1}))
+	collector.RegisterConntrack(reg, conntrack.New(procfs))
 	return gather(reg)
 }
 
