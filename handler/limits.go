@@ -76,9 +76,10 @@ func DeriveLimits(nofile, maxInFlight, traceSockets, maxConns int) Limits {
 // slots is how many probe slots a probe with module m takes: one per two
 // sockets it may hold at once beyond its connection (filesPerSlot). A probe
 // dials one address, or with tcp.addresses "all" up to tcp.max_addresses
-// at once.
+// at once, or with tcp.attempts one address that many times at once (the
+// two do not combine: config).
 func slots(m *config.Module) int {
-	sockets := 1
+	sockets := m.TCP.Attempts
 	if m.TCP.Addresses == config.AddressesAll {
 		sockets = m.TCP.MaxAddresses
 	}

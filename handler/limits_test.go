@@ -71,6 +71,15 @@ func TestSlots(t *testing.T) {
 			t.Errorf("slots(addresses %s, max_addresses %d) = %d, want %d", tc.addresses, tc.max, got, tc.want)
 		}
 	}
+	// tcp.attempts counts each attempt's socket: 1 is what a probe always
+	// took, 8 the four slots of 8 addresses.
+	for attempts, want := range map[int]int{1: 1, 2: 1, 3: 2, 8: 4, 16: 8} {
+		m := config.DefaultModule
+		m.TCP.Attempts = attempts
+		if got := slots(&m); got != want {
+			t.Errorf("slots(attempts %d) = %d, want %d", attempts, got, want)
+		}
+	}
 }
 
 // A probe that finds no free slot is answered 503 at once, with
