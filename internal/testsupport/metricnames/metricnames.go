@@ -27,7 +27,7 @@ var Prometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 // Probe returns the names /probe emits, from a Result that uses every
 // optional feature (TLS and query phases and a TLS handshake, expectation
-// labels, an expected verdict, a path trace, every address of a name, a failed session step).
+// labels, an expected verdict, a path trace, every address of a name, several attempts, a failed session step).
 func Probe() ([]string, error) {
 	r := &prober.Result{
 		Class: verdict.ClosedByPeer, Reason: verdict.Fin,
@@ -41,6 +41,7 @@ func Probe() ([]string, error) {
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
 		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
 		Addresses:    []prober.AddressResult{{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Class: verdict.ClosedByPeer, Reason: verdict.Fin}},
+		Attempts:     []prober.AttemptResult{{Class: verdict.ClosedByPeer, Reason: verdict.Fin}, {Class: verdict.Connected}},
 		Cause:        verdict.CauseExpectTimeout,
 		Expectation:  verdict.AliasExpectation(verdict.AliasBlocked),
 		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
