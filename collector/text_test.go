@@ -2,10 +2,10 @@ package collector
 
 import (
 	"bytes"
-	"fmt"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
