@@ -107,6 +107,15 @@ const intermittentExporterConfig = `modules:
     prober: tcp
     timeout: 3s
     tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 100ms, attempts: 8, trace: {enabled: true, max_hops: 8, timeout: 1s}}
+  # One attempt, traced as before: each TTL from a new source port.
+  v4_classic:
+    prober: tcp
+    timeout: 3s
+    tcp: {preferred_ip_protocol: ip4, ip_protocol_fallback: false, hold: 100ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
+  v6_classic:
+    prober: tcp
+    timeout: 3s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 100ms, trace: {enabled: true, max_hops: 8, timeout: 1s}}
   v4_lossy:
     prober: tcp
     timeout: 6s
@@ -431,6 +440,28 @@ func testHalfTheFlows(ctx context.Context, t *testing.T, client *http.Client, ex
 	if total[verdict.Connected] == 0 || total[verdict.Firewall] == 0 || mixed == 0 {
 		t.Errorf("over %d probes of 8 attempts: %d connected, %d firewall, %d probes mixed; want both classes and a mixed probe",
 			probes, total[verdict.Connected], total[verdict.Firewall], mixed)
+	}
+
+	// The control: a probe of one attempt whose SYN was dropped traces as
+	// classic traceroute does, each TTL a new flow hashed anew, and such a
+	// trace "reaches" the target through the healthy half (each TTL from 2
+	// on has an even chance): what keeping the failing flow's 5-tuple
+	// avoids.
+	reached, failed := 0, 0
+	for try := 0; try < 4 && reached == 0; try++ {
+		for _, a := range probeMany(ctx, t, client, exporter, target, f.name+"_classic", 4) {
+			if a.label("tcp_verdict_info", "class") != string(verdict.Firewall) {
+				continue
+			}
+			failed++
+			if a.label("tcp_trace_last_hop_info", "address") == f.server() {
+				reached++
+			}
+		}
+	}
+	t.Logf("control: %d of %d failed single-attempt probes traced with new ports per TTL 'reached' the target", reached, failed)
+	if reached == 0 {
+		t.Errorf("control: no classic trace of a dropped flow reached the target in %d failed probes; the lab does not split flows by port", failed)
 	}
 
 	// The debug output says it at a glance, and the trace went from the
