@@ -39,8 +39,8 @@ func (a *AttemptResult) Summary() string {
 // order (verdict.Classes). A probe that makes one attempt counts its
 // verdict once; a probe with no verdict (the target policy refused it)
 // counts nothing.
-func (r *Result) AttemptCounts() [verdictClassCount]int {
-	var n [verdictClassCount]int
+func (r *Result) AttemptCounts() []int {
+	n := make([]int, len(verdict.Classes))
 	if len(r.Attempts) == 0 {
 		if i := r.Class.Index(); i >= 0 {
 			n[i] = 1
@@ -53,15 +53,6 @@ func (r *Result) AttemptCounts() [verdictClassCount]int {
 		}
 	}
 	return n
-}
-
-// verdictClassCount is len(verdict.Classes), as a constant for an array.
-const verdictClassCount = 7
-
-func init() {
-	if len(verdict.Classes) != verdictClassCount {
-		panic(fmt.Sprintf("prober: verdictClassCount is %d, the taxonomy has %d classes", verdictClassCount, len(verdict.Classes)))
-	}
 }
 
 // Intermittent reports whether the attempts of the probe ended in more
@@ -138,8 +129,8 @@ func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip
 // in the taxonomy), else the first connected attempt that failed an
 // expectation, else the first attempt.
 func pickAttempt(subs []*probe) int {
-	var count [verdictClassCount]int
-	first := [verdictClassCount]int{}
+	count := make([]int, len(verdict.Classes))
+	first := make([]int, len(verdict.Classes))
 	for i := range first {
 		first[i] = -1
 	}
