@@ -67,7 +67,7 @@ func TestTraceFlowKeepsSourcePort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer ln.Close() //nolint:errcheck // closing a test listener; nothing to report
 	seen := make(chan netip.AddrPort, 4)
 	go func() {
 		for {

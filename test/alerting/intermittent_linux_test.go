@@ -538,8 +538,8 @@ func testLossy(ctx context.Context, t *testing.T, client *http.Client, exporter 
 			t.Fatalf("no tcp_syn_retransmits in\n%s", a.body)
 		}
 		connect, _ := a.value("tcp_phase_duration_seconds", map[string]string{"phase": "connect"})
-		switch {
-		case n == 0:
+		switch n {
+		case 0:
 			clean = append(clean, connect)
 			if connect > 0.5 {
 				t.Errorf("connected without a SYN retransmission in %.3f s: over half the retransmission timeout", connect)
