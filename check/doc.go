@@ -105,6 +105,16 @@
 //	          {"port": int, "reason": string ("" no answer), "from": string, "host": bool (from the host)}
 //	        "reset_trace", "host_trace": [object] after a refused connect, the TTL-limited SYNs to the
 //	                                     probed port and to host_port, hops as in "trace", or null
+//	      "intermittent":        bool    the attempts (module's tcp.attempts > 1) ended in more than one class
+//	      "attempt_counts":      object  tcp_verdict_attempts: attempts per class, every class (0s included);
+//	                                     a probe of one attempt counts its class once, a refused one nothing
+//	      "attempts":            [object] every attempt (module's tcp.attempts > 1) in the order started, or
+//	                                     null; the verdict above is theirs when they agree, else the failing
+//	                                     class most attempts met (docs/intermittent.md):
+//	          {"source": string (our ip:port), "class": string, "reason": string, "responder": string,
+//	           "success": bool, "syn_retransmits": int, "connect_seconds": number,
+//	           "duration_seconds": number, "error": string}
+//	      "syn_retransmits":     int     tcp_syn_retransmits: SYNs sent again before a handshake completed
 //	      "error":               string  the underlying error, for logs; "" when connected
 //	      "refused":             string  the target policy's refusal, e.g. "target 127.0.0.1 refused by
 //	                                     target_policy.deny 127.0.0.0/8": nothing was dialled, and class,

@@ -52,6 +52,10 @@ type jsonResult struct {
 	Trace            *jsonTrace         `json:"trace"`
 	Addresses        []jsonAddress      `json:"addresses"`
 	Host             *jsonHost          `json:"host"`
+	Intermittent     bool               `json:"intermittent"`
+	AttemptCounts    map[string]int     `json:"attempt_counts"`
+	Attempts         []jsonAttempt      `json:"attempts"`
+	SynRetransmits   int                `json:"syn_retransmits"`
 	Error            string             `json:"error"`
 	Refused          string             `json:"refused"`
 	Evidence         string             `json:"evidence"`
@@ -89,6 +93,40 @@ func newJSONAddresses(r *prober.Result) []jsonAddress {
 		}
 	}
 	return out
+}
+
+// jsonAttempt is one attempt's verdict (tcp.attempts > 1).
+type jsonAttempt struct {
+	Source          string  `json:"source"`
+	Class           string  `json:"class"`
+	Reason          string  `json:"reason"`
+	Responder       string  `json:"responder"`
+	Success         bool    `json:"success"`
+	SynRetransmits  int     `json:"syn_retransmits"`
+	ConnectSeconds  float64 `json:"connect_seconds"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Error           string  `json:"error"`
+}
+
+func newJSONAttempts(r *prober.Result) (map[string]int, []jsonAttempt) {
+	counts := make(map[string]int, len(verdict.Classes))
+	n := r.AttemptCounts()
+	for i, ci := range verdict.Classes {
+		counts[string(ci.Class)] = n[i]
+	}
+	if r.Attempts == nil {
+		return counts, nil
+	}
+	out := make([]jsonAttempt, len(r.Attempts))
+	for i, a := range r.Attempts {
+		out[i] = jsonAttempt{Source: addrText(a.Source.IsValid(), a.Source.String), Class: string(a.Class), Reason: string(a.Reason),
+			Responder: addrText(a.Responder.IsValid(), a.Responder.String), Success: a.Success, SynRetransmits: a.SynRetransmits,
+			ConnectSeconds: a.Connect.Seconds(), DurationSeconds: a.Duration.Seconds()}
+		if a.Err != nil && a.Class != verdict.Connected {
+			out[i].Error = a.Err.Error()
+		}
+	}
+	return counts, out
 }
 
 type jsonICMP struct {
@@ -222,6 +260,8 @@ func newJSONResult(target, module string, r *prober.Result) jsonResult {
 		Host:             newJSONHost(r),
 		Transcript:       make([]string, 0, len(r.Transcript)),
 	}
+	j.Intermittent, j.SynRetransmits = r.Intermittent(), r.SynRetransmits
+	j.AttemptCounts, j.Attempts = newJSONAttempts(r)
 	if r.Cause != "" {
 		j.FailureCause, j.FailurePhase = string(r.Cause), r.Cause.Info().Phase
 	}

@@ -235,6 +235,8 @@ func (t *textWriter) table(results []prober.Result) {
 		}
 		if r.Refusal != nil {
 			v = "not probed"
+		} else if r.Intermittent() {
+			v = "intermittent " + string(r.Class)
 		}
 		responder := "-"
 		if r.Responder.IsValid() {

@@ -86,6 +86,7 @@ func appendSamples(s []sample, r *prober.Result) []sample {
 	if r.Expectation.IsSet() && r.Refusal == nil {
 		s = append(s, sample{expectedFamily, expectationValues(r.Expectation), boolValue(r.Expected)})
 	}
+	s = attemptSamples(s, r)
 	for _, pd := range r.Phases {
 		values, ok := phaseValues[pd.Phase]
 		if !ok {

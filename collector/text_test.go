@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -53,6 +55,11 @@ func TestAppendTextMatchesRegistry(t *testing.T) {
 				{Addr: netip.MustParseAddrPort("192.0.2.2:80"), Class: verdict.Connected, Reason: verdict.SynAck, Responder: netip.MustParseAddr("192.0.2.2")},
 				{Addr: netip.MustParseAddrPort("[2001:db8::1]:80"), Class: verdict.Firewall, Reason: verdict.NoResponse},
 			},
+		},
+		"intermittent attempts": {
+			Class: verdict.Firewall, Reason: verdict.NoResponse, IPProtocol: 4, SynRetransmits: 2,
+			Addr: netip.MustParseAddrPort("192.0.2.2:80"), Phases: phases[:2],
+			Attempts: []prober.AttemptResult{{Class: verdict.Connected, SynRetransmits: 2}, {Class: verdict.Firewall}, {Class: verdict.Connected}},
 		},
 		"tls handshake done, then a query failed": {
 			Class: verdict.Connected, Reason: verdict.SynAck, IPProtocol: 4, Cause: verdict.CauseExpectTimeout,
@@ -159,5 +166,34 @@ func TestVerdictExpected(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// tcp_verdict_attempts has every class, 0s included, when the module makes
+// several attempts, and is absent with one; tcp_syn_retransmits is always
+// there.
+func TestAttemptSeries(t *testing.T) {
+	one := prober.Result{Class: verdict.Connected, Reason: verdict.SynAck, SynRetransmits: 1}
+	mixed := prober.Result{Class: verdict.Firewall, Reason: verdict.NoResponse, SynRetransmits: 1,
+		Attempts: []prober.AttemptResult{{Class: verdict.Connected, SynRetransmits: 1}, {Class: verdict.Firewall}, {Class: verdict.Firewall}}}
+	var b bytes.Buffer
+	AppendText(&b, &one)
+	if !bytes.Contains(b.Bytes(), []byte("\ntcp_syn_retransmits 1\n")) || bytes.Contains(b.Bytes(), []byte("tcp_verdict_attempts")) {
+		t.Errorf("one attempt: want tcp_syn_retransmits 1 and no tcp_verdict_attempts in\n%s", b.String())
+	}
+	b.Reset()
+	AppendText(&b, &mixed)
+	for _, ci := range verdict.Classes {
+		want := 0
+		switch ci.Class {
+		case verdict.Connected:
+			want = 1
+		case verdict.Firewall:
+			want = 2
+		}
+		line := fmt.Sprintf("tcp_verdict_attempts{class=%q} %d\n", ci.Class, want)
+		if !bytes.Contains(b.Bytes(), []byte(line)) {
+			t.Errorf("no line %s in\n%s", strings.TrimSpace(line), b.String())
+		}
 	}
 }

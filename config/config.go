@@ -67,6 +67,16 @@ const (
 	MaxMaxAddresses = 64
 )
 
+// Connection attempts per probe (tcp.attempts; docs/intermittent.md).
+const (
+	// DefaultAttempts is one connection per probe, as blackbox_exporter
+	// makes.
+	DefaultAttempts = 1
+	// MaxAttempts bounds tcp.attempts: each attempt costs a socket (and a
+	// session) per probe.
+	MaxAttempts = 16
+)
+
 // Config is a parsed, validated module file.
 type Config struct {
 	// TargetPolicy limits the addresses every module may dial (docs/security.md,
@@ -121,6 +131,11 @@ type TCPProbe struct {
 	// addresses AddressesAll dials.
 	Addresses    string `yaml:"addresses"`
 	MaxAddresses int    `yaml:"max_addresses"`
+	// Attempts is how many connections the probe makes at once, each from
+	// its own source port, so that each lands in its own bucket of a
+	// per-flow hash (ECMP, LAG, a load balancer's pool): from 1 to
+	// MaxAttempts (docs/intermittent.md).
+	Attempts int `yaml:"attempts"`
 	// ControlPorts are ports of the same host that the path lets through
 	// (open or closed, both answer): after a refused or silent connect the
 	// prober asks them how far away the host is and whether it answers at
@@ -218,7 +233,7 @@ func (r Regexp) MarshalYAML() (any, error) { return r.original, nil }
 var DefaultModule = Module{
 	TCP: TCPProbe{IPProtocol: "ip6", IPProtocolFallback: true, Hold: DefaultHold,
 		Trace:     Trace{MaxHops: DefaultTraceMaxHops, Timeout: DefaultTraceTimeout},
-		Addresses: AddressesFirst, MaxAddresses: DefaultMaxAddresses},
+		Addresses: AddressesFirst, MaxAddresses: DefaultMaxAddresses, Attempts: DefaultAttempts},
 }
 
 // UnmarshalYAML applies the defaults, then the YAML; Parse validates the
@@ -365,6 +380,9 @@ func (m *Module) validate() error {
 	}
 	if t.MaxAddresses < 1 || t.MaxAddresses > MaxMaxAddresses {
 		return fmt.Errorf("tcp.max_addresses %d is not from 1 to %d", t.MaxAddresses, MaxMaxAddresses)
+	}
+	if err := t.validateAttempts(); err != nil {
+		return err
 	}
 	if t.SourceIPAddress != "" {
 		if _, err := netip.ParseAddr(t.SourceIPAddress); err != nil {

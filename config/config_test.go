@@ -154,6 +154,11 @@ func TestBadConfigs(t *testing.T) {
 		{"max_addresses 65", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: 65\n", "tcp.max_addresses 65 is not from 1 to 64"},
 		{"max_addresses not a number", "modules:\n  a:\n    prober: tcp\n    tcp:\n      max_addresses: many\n", "line 5"},
 		{"trace enabled not bool", "modules:\n  a:\n    prober: tcp\n    tcp:\n      trace: {enabled: maybe}\n", "line 5"},
+		{"attempts 0", "modules:\n  a:\n    prober: tcp\n    tcp:\n      attempts: 0\n", "tcp.attempts 0 is not from 1 to 16"},
+		{"attempts 17", "modules:\n  a:\n    prober: tcp\n    tcp:\n      attempts: 17\n", "tcp.attempts 17 is not from 1 to 16"},
+		{"attempts not a number", "modules:\n  a:\n    prober: tcp\n    tcp:\n      attempts: many\n", "line 5"},
+		{"attempts misspelt", "modules:\n  a:\n    prober: tcp\n    tcp:\n      attempt: 4\n", "line 5: field attempt not found"},
+		{"attempts with all addresses", "modules:\n  a:\n    prober: tcp\n    tcp:\n      addresses: all\n      attempts: 2\n", "tcp.attempts 2 cannot be combined with tcp.addresses all"},
 		{"bad policy CIDR", "target_policy:\n  deny: [127.0.0.0/8, 10.0.0.0/33]\nmodules:\n  a:\n    prober: tcp\n", `target_policy.deny[1]: "10.0.0.0/33" is not a CIDR`},
 		{"policy host bits", "target_policy:\n  allow: [10.1.2.3/8]\nmodules:\n  a:\n    prober: tcp\n", `target_policy.allow[0]: "10.1.2.3/8" has bits set beyond its /8 mask: write 10.0.0.0/8`},
 		{"bad module policy", "modules:\n  a:\n    prober: tcp\n    target_policy: {allow: [nowhere]}\n", `modules.a.target_policy.allow[0]: "nowhere" is not an IP address or a CIDR`},
@@ -321,5 +326,17 @@ func TestShortTimeoutLoadsWithWarning(t *testing.T) {
 	}
 	if len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "tcp.hold 500ms is not shorter than timeout 500ms") {
 		t.Fatalf("warnings = %q", c.Warnings)
+	}
+}
+
+func TestAttemptsDefaults(t *testing.T) {
+	c, err := Parse([]byte("modules:\n  def:\n    prober: tcp\n  eight:\n    prober: tcp\n    tcp: {attempts: 8}\n  max:\n    prober: tcp\n    tcp: {attempts: 16}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int{"def": DefaultAttempts, "eight": 8, "max": MaxAttempts} {
+		if got := c.Modules[name].TCP.Attempts; got != want {
+			t.Errorf("module %s: attempts %d, want %d", name, got, want)
+		}
 	}
 }

@@ -291,6 +291,12 @@ func (h *Probe) log(module string, r *prober.Result) {
 	if r.Cause != "" {
 		attrs = append(attrs, "failure_cause", r.Cause)
 	}
+	if len(r.Attempts) > 0 { // tcp.attempts > 1
+		attrs = append(attrs, "intermittent", r.Intermittent(), "attempts", report.AttemptCounts(r))
+	}
+	if r.SynRetransmits > 0 {
+		attrs = append(attrs, "syn_retransmits", r.SynRetransmits)
+	}
 	if len(r.Hops) > 0 {
 		if hop, ok := r.LastHop(); ok {
 			attrs = append(attrs, "last_hop_ttl", hop.TTL, "last_hop", hop.Addr, "last_hop_said", hop.Answer())

@@ -77,7 +77,7 @@ func Derive(nofile, maxInFlight, traceSockets, maxConns int) Plan {
 // probe dials one address, or with tcp.addresses "all" up to
 // tcp.max_addresses at once.
 func ProbeSlots(m *config.Module) int {
-	sockets := 1
+	sockets := max(m.TCP.Attempts, 1) // tcp.attempts: a socket each
 	if m.TCP.Addresses == config.AddressesAll {
 		sockets = m.TCP.MaxAddresses
 	}

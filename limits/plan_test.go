@@ -87,4 +87,13 @@ func TestProbeSlots(t *testing.T) {
 			t.Errorf("ProbeSlots(addresses %s, max_addresses %d) = %d, want %d", tc.addresses, tc.max, got, tc.want)
 		}
 	}
+	// tcp.attempts counts each attempt's socket: 1 is what a probe always
+	// took, 8 the four slots of 8 addresses.
+	for attempts, want := range map[int]int{1: 1, 2: 1, 3: 2, 8: 4, 16: 8} {
+		m := config.DefaultModule
+		m.TCP.Attempts = attempts
+		if got := ProbeSlots(&m); got != want {
+			t.Errorf("ProbeSlots(attempts %d) = %d, want %d", attempts, got, want)
+		}
+	}
 }

@@ -138,6 +138,12 @@ const (
 	SecurityOwner = "the security team"
 )
 
+// Intermittent is the alert for a probe whose attempts (tcp.attempts > 1)
+// ended in more than one class: the path works for some flows and not for
+// others (docs/intermittent.md). It stands in for the class alert of the
+// failing attempts, which it holds back.
+const Intermittent = "TCPVerdictIntermittent"
+
 // Severities.
 const (
 	Critical = "critical"
@@ -173,6 +179,8 @@ type Config struct {
 	// and of TCPVerdictUnexpected for a connection nobody expected; the
 	// other TCPVerdictUnexpected rules take their found class's policy.
 	UnexpectedlyReachable Policy `yaml:"unexpectedly_reachable"`
+	// Intermittent is the policy of TCPVerdictIntermittent.
+	Intermittent Policy `yaml:"intermittent"`
 	// RunbookURL, if set, adds a runbook_url annotation to every alert; %s
 	// is replaced by the alert's name.
 	RunbookURL string `yaml:"runbook_url"`
@@ -204,6 +212,9 @@ func Default() Config {
 		PathBlocked: Policy{For: "2m", Severity: Critical},
 		// An open path that must be closed is a breach, now.
 		UnexpectedlyReachable: Policy{For: "2m", Severity: Critical},
+		// Some connections fail, not all: degraded, not down, and the
+		// split shows on the first probe, so it need not wait longer.
+		Intermittent: Policy{For: "2m", Severity: Warning},
 	}
 	for _, ci := range Failing() {
 		c.Classes[ci.Class] = Policy{For: "2m", Severity: Critical}
@@ -302,6 +313,7 @@ func Parse(data []byte) (Config, error) {
 	c.PartialAddresses = merge(c.PartialAddresses, file.PartialAddresses)
 	c.PathBlocked = merge(c.PathBlocked, file.PathBlocked)
 	c.UnexpectedlyReachable = merge(c.UnexpectedlyReachable, file.UnexpectedlyReachable)
+	c.Intermittent = merge(c.Intermittent, file.Intermittent)
 	if file.RunbookURL != "" {
 		c.RunbookURL = file.RunbookURL
 	}
@@ -359,6 +371,9 @@ func (c Config) Validate() error {
 	if err := check("path_blocked", c.PathBlocked); err != nil {
 		return err
 	}
+	if err := check("intermittent", c.Intermittent); err != nil {
+		return err
+	}
 	return check("unexpectedly_reachable", c.UnexpectedlyReachable)
 }
 
@@ -398,9 +413,10 @@ func (c Config) YAML() []byte {
 		PartialAddresses Policy    `yaml:"partial_addresses,flow"`
 		PathBlocked      Policy    `yaml:"path_blocked,flow"`
 		Unexpectedly     Policy    `yaml:"unexpectedly_reachable,flow"`
+		Intermittent     Policy    `yaml:"intermittent,flow"`
 		RunbookURL       string    `yaml:"runbook_url"`
 		DashboardURL     string    `yaml:"dashboard_url"`
-	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.PathBlocked, c.UnexpectedlyReachable, c.RunbookURL, c.DashboardURL}
+	}{c.ProbeSelector, c.ExporterSelector, classes, health, c.PartialAddresses, c.PathBlocked, c.UnexpectedlyReachable, c.Intermittent, c.RunbookURL, c.DashboardURL}
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

@@ -337,7 +337,8 @@ func checkSilent(ctx context.Context, b *limits.Budget, drains *limits.Drains, w
 // a failure of this host (no socket), never an answer.
 func askControl(ctx context.Context, src netip.Addr, dst netip.AddrPort, drains *limits.Drains) (ControlAnswer, error) {
 	a := ControlAnswer{Port: dst.Port()}
-	conn, _, ev, err := dialTCP(ctx, src, dst, false, false)
+	var info dialInfo
+	conn, ev, err := dialTCP(ctx, src, dst, 0, &info)
 	if err == nil {
 		closePolitely(conn, drains)
 		a.Reason, a.From, a.Host = verdict.SynAck, dst.Addr(), true

@@ -21,8 +21,8 @@ import (
 // failure comes back with its evidence. It drives socket/connect itself, on
 // the runtime's poller: Go's net.Dialer closes the socket when connect()
 // fails, taking the queue with it, and spends system calls a probe does not
-// need (keepalive, TCP_NODELAY). wantLocal asks for our own address, which
-// the self-connect check reads anyway (one getsockname).
+// need (keepalive, TCP_NODELAY, getsockname). wantLocal asks for our own
+// address, which costs a getsockname.
 //
 // A connection to one of this host's own addresses can connect to itself:
 // when the kernel picks the target's port as the source port, the SYN
@@ -30,22 +30,55 @@ import (
 // closes such a connection and dials again, at most selfConnectTries
 // times; when every try met itself it returns errSelfConnect. Go's
 // net.Dialer does the same check (docs/kernel-evidence.md, "Other host facts").
-func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
+func dialTCP(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dialWant, info *dialInfo) (net.Conn, verdict.DialEvidence, error) {
 	for try := 1; ; try++ {
-		conn, local, ev, err := dialOnce(ctx, src, dst, noDelay, wantLocal)
+		conn, ev, err := dialOnce(ctx, src, dst, want, info)
 		if !errors.Is(err, errSelfConnect) {
-			return conn, local, ev, err
+			return conn, ev, err
 		}
 		if try == selfConnectTries || ctx.Err() != nil {
-			return nil, netip.Addr{}, ev, fmt.Errorf("%w (%d tries)", err, try)
+			return nil, ev, fmt.Errorf("%w (%d tries)", err, try)
 		}
 	}
 }
 
+// dialWant says what a dial does beyond connecting.
+type dialWant uint8
+
+const (
+	// wantNoDelay turns Nagle off: the probe sends (query_response).
+	wantNoDelay dialWant = 1 << iota
+	// wantLocal asks for our own address, which costs a getsockname
+	// after the handshake.
+	wantLocal
+	// wantFlow asks for our own address and port as soon as the SYN is
+	// sent, failure or not, and marks the socket SO_REUSEADDR, so that a
+	// path trace can send its SYNs from the same port once the attempt
+	// has closed (traceFlow). It costs a setsockopt and a getsockname.
+	wantFlow
+)
+
+// dialInfo is what a dial learnt besides its verdict.
+type dialInfo struct {
+	// Local is our own address (wantLocal, after the handshake) or address
+	// and port (wantFlow, as soon as the SYN is sent); invalid otherwise.
+	Local netip.AddrPort
+	// SynRetransmits is how many times the kernel sent the SYN again before
+	// the handshake completed (tcp_info's tcpi_total_retrans, read when it
+	// completed; docs/intermittent.md). 0 when it did not complete.
+	SynRetransmits int
+}
+
 // dialOnce is one try of dialTCP.
-func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, wantLocal bool) (net.Conn, netip.Addr, verdict.DialEvidence, error) {
+func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dialWant, info *dialInfo) (net.Conn, verdict.DialEvidence, error) {
+	*info = dialInfo{}
 	fd, err := armedSocket(src, dst, func(fd int) error {
-		if !noDelay {
+		if want&wantFlow != 0 {
+			if err := setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)); err != nil {
+				return err
+			}
+		}
+		if want&wantNoDelay == 0 {
 			return nil
 		}
 		return setsockopt(unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1))
@@ -53,36 +86,39 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 	if err != nil {
 		var own *syscallError
 		errors.As(err, &own) // armedSocket's errors are all *syscallError
-		return nil, netip.Addr{}, localEvidence(own.call, own.err), os.NewSyscallError(own.call, own.err)
+		return nil, localEvidence(own.call, own.err), os.NewSyscallError(own.call, own.err)
 	}
 	sa, err := sockaddrZone(dst)
 	if err != nil {
 		_ = unix.Close(fd) // the dial already failed; that error is reported
-		return nil, netip.Addr{}, localEvidence("connect", err), os.NewSyscallError("connect", err)
+		return nil, localEvidence("connect", err), os.NewSyscallError("connect", err)
 	}
 	switch err := unix.Connect(fd, sa); {
 	case err == nil, errors.Is(err, unix.EINPROGRESS):
+		if want&wantFlow != 0 {
+			info.Local = localAddrPort(fd) // the kernel chose the port in connect()
+		}
 	default:
 		// Answered before connect() returned (loopback, our own kernel).
 		ev := verdict.DialEvidence{Syscall: "connect", Errno: errnoOf(err), ICMP: (&errQueue{fd: fd}).read()}
 		_ = unix.Close(fd) // the dial already failed; that error is reported
-		return nil, netip.Addr{}, ev, os.NewSyscallError("connect", err)
+		return nil, ev, os.NewSyscallError("connect", err)
 	}
 
 	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: joins the runtime's poller
 	if d, ok := ctx.Deadline(); ok {
 		if err := f.SetWriteDeadline(d); err != nil { // not pollable: the wait could never end
 			_ = f.Close() // the set-up error is the one to report
-			return nil, netip.Addr{}, localEvidence("connect", err), fmt.Errorf("arming the connect deadline: %w", err)
+			return nil, localEvidence("connect", err), fmt.Errorf("arming the connect deadline: %w", err)
 		}
 	}
 	rc, err := f.SyscallConn()
 	if err != nil { // only on a closed file: it cannot happen here
 		_ = f.Close()
-		return nil, netip.Addr{}, localEvidence("connect", err), fmt.Errorf("socket: %w", err)
+		return nil, localEvidence("connect", err), fmt.Errorf("socket: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
-	connErr := waitConnected(rc)
+	connErr := waitConnected(rc, &info.SynRetransmits)
 	stop()
 	if connErr != nil {
 		var ev verdict.DialEvidence
@@ -94,13 +130,13 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 		if ev.TimedOut && ctx.Err() != nil {
 			connErr = ctx.Err()
 		}
-		return nil, netip.Addr{}, ev, connErr
+		return nil, ev, connErr
 	}
 	_ = f.SetWriteDeadline(time.Time{}) // f is open and pollable: cannot fail
 	var local netip.AddrPort
 	self := false
 	_ = rc.Control(func(fd uintptr) { // fails only on a closed file, and f is open
-		local = sockName(int(fd))
+		local = sockName(int(fd)) // one getsockname serves the self-connect check and the local address
 		if self = selfConnected(local, dst); self {
 			// Close with an abort: nobody else is on this connection, and a
 			// TIME_WAIT would keep a service from binding the target's port
@@ -110,15 +146,14 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, noDelay, 
 	})
 	if self {
 		_ = f.Close() // nothing was sent or queued on it: there is nothing to report
-		return nil, netip.Addr{}, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
+		return nil, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
 	}
 	c := &tcpConn{File: f, rc: rc, remote: net.TCPAddrFromAddrPort(dst)}
-	var localIP netip.Addr
-	if wantLocal {
-		localIP = local.Addr()
+	if want&wantLocal != 0 && !info.Local.IsValid() {
+		info.Local = netip.AddrPortFrom(local.Addr(), 0)
 	}
-	c.local = net.TCPAddrFromAddrPort(netip.AddrPortFrom(localIP, 0))
-	return c, localIP, verdict.DialEvidence{}, nil
+	c.local = net.TCPAddrFromAddrPort(info.Local)
+	return c, verdict.DialEvidence{}, nil
 }
 
 // selfConnected reports whether a connected socket whose own address and
@@ -154,22 +189,16 @@ func portOf(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// connected reports whether the socket has a peer: getpeername, called
-// directly for the reason sockName gives.
-func connected(fd int) bool {
-	var rsa unix.RawSockaddrAny
-	n := uint32(unsafe.Sizeof(rsa))
-	_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
-	return e != unix.ENOTCONN
-}
-
 // waitConnected waits until the handshake ends. A connecting socket turns
 // writable when it completes, and reports EPOLLERR when an error (or a
 // queued ICMP) arrives; SO_ERROR tells which, and getpeername confirms a
-// success, as Go's own dialer does. The first look comes before any wait:
+// success: Go's own dialer asks getpeername, this asks TCP_INFO, whose
+// state says the same (SYN_SENT or CLOSE: not connected) in the same one
+// system call and brings the SYN retransmissions, written to synRetrans
+// (docs/intermittent.md). The first look comes before any wait:
 // the poller forgets readiness that arrived before the wait began (on
 // loopback the handshake is often over when connect() returns).
-func waitConnected(rc syscall.RawConn) error {
+func waitConnected(rc syscall.RawConn, synRetrans *int) error {
 	var connErr error
 	err := rc.Write(func(fd uintptr) bool {
 		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
@@ -179,9 +208,15 @@ func waitConnected(rc syscall.RawConn) error {
 		case v != 0:
 			connErr = os.NewSyscallError("connect", syscall.Errno(v))
 		default:
-			if !connected(int(fd)) {
+			state, retrans, err := tcpInfoHandshake(int(fd))
+			if err != nil {
+				connErr = os.NewSyscallError("getsockopt", err)
+				break
+			}
+			if state == tcpSynSent || state == tcpClose {
 				return false // the handshake is still under way
 			}
+			*synRetrans = retrans
 		}
 		return true
 	})
@@ -250,7 +285,7 @@ func sockaddrZone(a netip.AddrPort) (unix.Sockaddr, error) {
 // and deadlines through the runtime's poller.
 type tcpConn struct {
 	*os.File
-	rc            syscall.RawConn // the File's, for the calls the File has no method for
+	rc            syscall.RawConn // the File's, for the calls the File has no method for; nil: asked when needed
 	local, remote *net.TCPAddr
 }
 

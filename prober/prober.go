@@ -48,6 +48,11 @@ type probe struct {
 	// and unable keeps its failure's words for the list's last line.
 	sub    bool
 	unable string
+	// attempt numbers the probe of one attempt among several (tcp.attempts,
+	// from 1); 0 for a probe that makes one. flow is the attempt's own
+	// address and port, once its SYN was sent (attempts.go).
+	attempt int
+	flow    netip.AddrPort
 	budget *limits.Budget
 	drains *limits.Drains
 	// conntrack is Options.Conntrack.
@@ -97,6 +102,7 @@ func ProbeTo(ctx context.Context, target Target, m *config.Module, opts Options,
 	p.deadline, _ = ctx.Deadline()
 
 	p.run(ctx, m, opts.Resolver)
+	p.fillAttempts(m.TCP.Attempts)
 	if _, ok := p.res.PhaseDuration(PhaseHold); !ok { // resolve, connect and hold are always reported
 		p.fillPhases()
 	}
@@ -145,6 +151,10 @@ func (p *probe) run(ctx context.Context, m *config.Module, resolver *net.Resolve
 		p.dialAll(ctx, tcp, ips)
 		return
 	}
+	if tcp.Attempts > 1 {
+		p.dialAttempts(ctx, tcp, ips[0])
+		return
+	}
 	p.dial(ctx, tcp, ips[0])
 }
 
@@ -161,7 +171,7 @@ func (p *probe) dial(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
 	conn, ok := p.connect(connectCtx, tcp, addr)
 	cancel()
 	if !ok {
-		if !p.sub { // dialAll explains the address behind the verdict only
+		if !p.sub && p.attempt == 0 { // dialAll and dialAttempts explain the verdict's own only
 			p.explainFailure(ctx, tcp, addr)
 		}
 		return
@@ -242,12 +252,25 @@ func (p *probe) connect(ctx context.Context, tcp *config.TCPProbe, addr netip.Ad
 		p.logf("Trying %s...", addrText(addr))
 	}
 	// Nagle only matters when we send; our own address only when a person
-	// reads the answer.
-	conn, local, ev, err := dialTCP(ctx, src, addr, len(tcp.QueryResponse) > 0, p.trace)
+	// reads the answer; our port only to an attempt (its flow).
+	var want dialWant
+	if len(tcp.QueryResponse) > 0 {
+		want |= wantNoDelay
+	}
+	if p.trace {
+		want |= wantLocal
+	}
+	if p.attempt > 0 {
+		want |= wantFlow
+	}
+	var info dialInfo
+	conn, ev, err := dialTCP(ctx, src, addr, want, &info)
+	p.flow = info.Local
 	if err == nil {
-		if local.IsValid() {
-			p.res.Source = local
+		if info.Local.IsValid() {
+			p.res.Source = info.Local.Addr()
 		}
+		p.res.SynRetransmits = info.SynRetransmits
 		if p.trace {
 			if p.sub {
 				p.logf("Connected to %s.", p.res.Target.Host) // telnet names what it was given

@@ -101,6 +101,16 @@ type Result struct {
 	// first that connected, else the first address's.
 	Addresses []AddressResult
 
+	// Attempts holds each connection attempt's verdict, in the order
+	// started, when the module makes several (tcp.attempts > 1); nil
+	// otherwise. The verdict above is then the attempt's that AttemptCounts
+	// and docs/intermittent.md say.
+	Attempts []AttemptResult
+	// SynRetransmits counts the SYNs the kernel sent again before a
+	// handshake completed, over every attempt that completed one: a SYN or
+	// its SYN-ACK was lost (docs/intermittent.md, "Lost SYNs").
+	SynRetransmits int
+
 	Transcript []Line // telnet-style log; only when Options.Trace
 }
 

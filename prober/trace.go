@@ -131,13 +131,20 @@ func (p *probe) tracePath(ctx context.Context, tcp *config.TCPProbe, addr netip.
 		p.skipTrace(TraceNoTime, errors.New("path trace skipped: the probe's deadline left no time for it"))
 		return
 	}
+	// A trace of one flow (several attempts: traceFlow) holds one socket at
+	// a time; the others one per TTL at once.
+	flow := p.flow.IsValid() && p.flow.Port() != 0
+	sockets := tr.MaxHops
+	if flow {
+		sockets = 1
+	}
 	if p.budget != nil {
-		if !p.budget.TryTake(tr.MaxHops) {
+		if !p.budget.TryTake(sockets) {
 			p.skipTrace(TraceOverBudget, fmt.Errorf("path trace skipped: its %d sockets would exceed the trace budget (%d of %d in use, --probe.trace-max-sockets)",
-				tr.MaxHops, p.budget.InUse(), p.budget.Max()))
+				sockets, p.budget.InUse(), p.budget.Max()))
 			return
 		}
-		defer p.budget.Give(tr.MaxHops)
+		defer p.budget.Give(sockets)
 	}
 	start := time.Now()
 	defer p.phase(PhaseTrace, start)
@@ -149,8 +156,15 @@ func (p *probe) tracePath(ctx context.Context, tcp *config.TCPProbe, addr netip.
 	if wait < 10*time.Millisecond {
 		shown = RoundDuration(wait)
 	}
-	p.logPath("traceroute to %s port %d (TCP SYN), %d hops max, %s wait", addr.Addr(), addr.Port(), tr.MaxHops, shown)
-	hops, err := traceRoute(ctx, src, addr, tr.MaxHops, wait, p.drains)
+	var hops []Hop
+	var err error
+	if flow {
+		p.logPath("traceroute to %s port %d (TCP SYN) from %s, the failed attempt's flow, %d hops max, %s wait", addr.Addr(), addr.Port(), flowText(p.flow), tr.MaxHops, shown)
+		hops, err = traceFlow(ctx, p.flow, addr, tr.MaxHops, wait)
+	} else {
+		p.logPath("traceroute to %s port %d (TCP SYN), %d hops max, %s wait", addr.Addr(), addr.Port(), tr.MaxHops, shown)
+		hops, err = traceRoute(ctx, src, addr, tr.MaxHops, wait, p.drains)
+	}
 	if err != nil {
 		why := TraceLocalError
 		if e := errnoOf(err); e == syscall.EMFILE || e == syscall.ENFILE {

@@ -52,7 +52,7 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 		}
 	}
 	for ttl := 1; ttl <= maxHops; ttl++ {
-		s, err := openTraceSocket(src, dst, ttl)
+		s, err := openTraceSocket(netip.AddrPortFrom(src, 0), dst, ttl)
 		if err != nil {
 			stop()
 			collect(len(sockets))
@@ -104,19 +104,35 @@ type traceSocket struct {
 	connErr syscall.Errno
 }
 
-// openTraceSocket makes the socket for one TTL and sends its SYN.
-func openTraceSocket(src netip.Addr, dst netip.AddrPort, ttl int) (*traceSocket, error) {
+// openTraceSocket makes the socket for one TTL and sends its SYN, from src
+// when it is valid: from its address alone when its port is 0, else from
+// that very address and port (traceFlow), bound with SO_REUSEADDR as the
+// attempt's socket was.
+func openTraceSocket(src, dst netip.AddrPort, ttl int) (*traceSocket, error) {
 	level, opt := unix.IPPROTO_IP, unix.IP_TTL
 	if dst.Addr().Is6() {
 		level, opt = unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS
 	}
-	fd, err := armedSocket(src, dst, func(fd int) error {
+	bindAddr, flow := src.Addr(), src.Port() != 0
+	if flow {
+		bindAddr = netip.Addr{} // bound below, port and all
+	}
+	fd, err := armedSocket(bindAddr, dst, func(fd int) error {
 		if err := setsockopt(unix.SetsockoptInt(fd, level, opt, ttl)); err != nil {
 			return err
 		}
 		// The kernel stamps the ICMP answer when it arrives: the hop's RTT
 		// then leaves out how late this process reads it.
-		return setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1))
+		if err := setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)); err != nil || !flow {
+			return err
+		}
+		if err := setsockopt(unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)); err != nil {
+			return err
+		}
+		if err := unix.Bind(fd, sockaddr(src)); err != nil {
+			return &syscallError{"bind", err}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -16,3 +16,8 @@ import (
 func traceRoute(context.Context, netip.Addr, netip.AddrPort, int, time.Duration, *limits.Drains) ([]Hop, error) {
 	return nil, errors.New("path tracing needs Linux (IP_RECVERR)")
 }
+
+// traceFlow, as traceRoute, needs Linux.
+func traceFlow(context.Context, netip.AddrPort, netip.AddrPort, int, time.Duration) ([]Hop, error) {
+	return nil, errors.New("path tracing needs Linux (IP_RECVERR)")
+}

@@ -30,9 +30,13 @@ func VerdictBlock(r *prober.Result) string {
 // check command colours it on a terminal).
 func Rows(r *prober.Result, row func(key, value string)) {
 	e := Explain(r)
-	row("verdict", r.Summary())
+	row("verdict", VerdictLine(r))
 	if r.Expectation.IsSet() && r.Refusal == nil {
 		row("expected", ExpectationText(r))
+	}
+	attemptRows(r, row) // tcp.attempts > 1
+	if s := LostSYNs(r); s != "" {
+		row("handshake", s)
 	}
 	for i, a := range r.Addresses { // tcp.addresses: all
 		key := ""
@@ -94,6 +98,11 @@ type Explanation struct {
 // path is fine, a later step failed, and its cause names whom to ask.
 func Explain(r *prober.Result) Explanation {
 	ci, ri := r.Class.Info(), r.Reason.Info()
+	if r.Refusal == nil && r.Intermittent() {
+		// The failing attempts' evidence, the split's meaning and owner.
+		s := verdict.Intermittent()
+		return Explanation{Evidence: ri.Evidence, Meaning: s.Meaning, Ambiguity: ri.Ambiguity, Owner: s.Owner, Ask: s.Ask}
+	}
 	if r.Class == verdict.Connected && r.Failure != "" { // the session failed after connecting
 		fi := r.Cause.Info() // a generic failed-session text when no cause was named
 		return Explanation{Evidence: fi.FailedEvidence(), Meaning: fi.Meaning, Owner: fi.Owner, Ask: fi.Ask}

@@ -189,7 +189,7 @@ func reasonEvidence(classes ...verdict.Class) string {
 // probe, as it always was.
 func ClassRule(cfg mixin.Config, c verdict.ClassInfo) Rule {
 	class := fmt.Sprintf("class=%q", c.Class)
-	expr := fmt.Sprintf("count without (vantage) (\n  %s\n)", evidenceJoin(cfg, class))
+	expr := fmt.Sprintf("count without (vantage) (\n  %s\n)", unlessMixed(cfg, evidenceJoin(cfg, class)))
 	if mixin.IsPathClass(c.Class) {
 		expr += fmt.Sprintf("\nunless ignoring (vantage, class, reason, responder)\n  (tcp_verdict{%s} == 1)",
 			cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
@@ -272,7 +272,7 @@ func PathBlockedRule(cfg mixin.Config) Rule {
 	}
 	matcher := fmt.Sprintf("class=~%q", strings.Join(classes, "|"))
 	expr := fmt.Sprintf("%s\nand ignoring (vantage, class, reason, responder)\n  (tcp_verdict{%s} == 1)",
-		evidenceJoin(cfg, matcher), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
+		unlessMixed(cfg, evidenceJoin(cfg, matcher)), cfg.Probe(fmt.Sprintf("class=%q", verdict.Connected)))
 	network := verdict.Firewall.Info()
 	template(network.Ask)
 
@@ -424,7 +424,7 @@ func Rules(cfg mixin.Config) []Rule {
 	for _, c := range mixin.Failing() {
 		rules = append(rules, ClassRule(cfg, c))
 	}
-	rules = append(rules, PathBlockedRule(cfg), ExpectationRule(cfg))
+	rules = append(rules, PathBlockedRule(cfg), IntermittentRule(cfg), ExpectationRule(cfg))
 	for _, c := range mixin.PartialFailing() {
 		rules = append(rules, PartialRule(cfg, c))
 	}
@@ -540,6 +540,9 @@ func MarkdownTable(cfg mixin.Config) string {
 				classes = append(classes, "`"+string(c.Class)+"`")
 			}
 			when = fmt.Sprintf("the verdict is %s from one vantage and `%s` from another: %s", strings.Join(classes, ", "), verdict.Connected, PathBlockedMeaning)
+		}
+		if r.Alert == mixin.Intermittent {
+			when = "the attempts of one probe (`tcp.attempts` > 1) end in more than one class: " + verdict.Intermittent().Meaning + "; the failing class's own alert is held back"
 		}
 		if c, ok := partialOf[r.Alert]; ok {
 			when = fmt.Sprintf("the target connects, but an address of its name (`tcp.addresses: all`) is `%s`", c.Class)

@@ -42,6 +42,7 @@ func newTests(cfg mixin.Config) tests {
 	steps = max(steps, minutes(cfg.PartialAddresses.For)+4)
 	steps = max(steps, minutes(cfg.PathBlocked.For)+4)
 	steps = max(steps, minutes(cfg.UnexpectedlyReachable.For)+4)
+	steps = max(steps, max(minutes(cfg.Intermittent.For), minutes(cfg.Class(verdict.Firewall).For))+4)
 	return tests{cfg: cfg, steps: steps}
 }
 
@@ -149,7 +150,7 @@ func minutes(d string) int {
 func TestsYAML(cfg mixin.Config) []byte {
 	f := testFile{RuleFiles: []string{RulesFile}, EvaluationInterval: "1m"}
 	u := newTests(cfg)
-	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup(), u.vantageGroup(), u.expectedVerdictGroup())
+	f.Tests = append(f.Tests, u.everyReasonGroup(), u.recoveryGroup(), u.expectationGroup(), u.partialGroup(), u.vantageGroup(), u.expectedVerdictGroup(), u.intermittentGroup())
 	f.Tests = append(f.Tests, u.exporterGroups()...)
 	return render(f)
 }

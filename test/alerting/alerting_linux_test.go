@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -75,6 +76,13 @@ const exporterConfig = `modules:
       preferred_ip_protocol: ip4
       hold: 100ms
       tls: true
+  tcp_attempts:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      preferred_ip_protocol: ip4
+      hold: 100ms
+      attempts: 4
   tcp_all:
     prober: tcp
     timeout: 2s
@@ -186,7 +194,20 @@ func TestAlertsReachTheRightTeam(t *testing.T) {
 	// one loopback target whose probes carry the tcp_trace_* series the
 	// dashboard's path-trace panel queries.
 	dropped := testnet.FullBacklog(t).String()
-	t.Logf("targets: %s closes at once, %s is silent (and expected to send a banner), %s is closed, %s drops SYNs (traced)", closing, silent, closed, dropped)
+	// Every other connection closed at once, the rest kept: each probe of
+	// module tcp_attempts (4 attempts) is 2 connected, 2 closed_by_peer,
+	// an intermittent probe, the one loopback target whose probes carry
+	// tcp_verdict_attempts and page as TCPVerdictIntermittent alone
+	// (docs/intermittent.md).
+	var accepted atomic.Int64
+	halving := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+		if accepted.Add(1)%2 == 0 {
+			c.Close() //nolint:errcheck // accept, then FIN; a failed close leaves nothing to do
+			return
+		}
+		testnet.KeepOpen(c)
+	})
+	t.Logf("targets: %s closes at once, %s is silent (and expected to send a banner), %s is closed, %s drops SYNs (traced), %s closes every other connection", closing, silent, closed, dropped, halving)
 
 	// A name whose first address refuses and second connects, resolved by
 	// a DNS server on loopback that the exporter alone asks (--dns.server):
@@ -282,12 +303,12 @@ alerting:
     - static_configs:
         - targets: [%q]
 scrape_configs:
-%s%s%s%s%s  - job_name: tcp_verdict_exporter
+%s%s%s%s%s%s  - job_name: tcp_verdict_exporter
     static_configs:
       - targets: [%q]
 `, rulesFile, amAddr, probeJob("tcp_verdict", "tcp", closing, silent, closed),
 		probeJob("tcp_verdict_trace", "tcp_trace", dropped), probeJob("tcp_verdict_expect", "tcp_expect", silent), probeJob("tcp_verdict_tls", "tcp_tls", silent),
-		probeJob("tcp_verdict_all", "tcp_all", partly), exporterAddr))
+		probeJob("tcp_verdict_all", "tcp_all", partly), probeJob("tcp_verdict_attempts", "tcp_attempts", halving), exporterAddr))
 	exporterproc.Run(ctx, t, "prometheus", exec.Command("prometheus",
 		"--config.file="+promFile, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn"), "http://"+promAddr+"/-/ready")
@@ -416,6 +437,22 @@ scrape_configs:
 		t.Errorf("%s: annotations do not name the address and its owner: %v", partial, pa.annotations)
 	}
 
+	// The target that closes every other connection: each probe's attempts
+	// split 2 connected, 2 closed_by_peer; TCPVerdictIntermittent reaches
+	// the network team naming the counts, and closed_by_peer's own alert
+	// stays silent (the check of every delivery below).
+	ia, err := waitFor(ctx, func() (received, bool) { return hooks.find(mixin.Intermittent, halving) })
+	if err != nil {
+		t.Fatalf("%s for %s never reached a receiver (%v); received: %v\n%s", mixin.Intermittent, halving, err, hooks.all(), prom.alertsDump(ctx))
+	}
+	t.Logf("%s: %s reached team %s after %s: %q", halving, mixin.Intermittent, ia.team, time.Since(start).Round(time.Millisecond), ia.annotations["summary"])
+	if network := verdict.Intermittent().Team; ia.team != network || ia.labels["module"] != "tcp_attempts" {
+		t.Errorf("%s reached /team/%s with labels %v, want team %s, module tcp_attempts", mixin.Intermittent, ia.team, ia.labels, network)
+	}
+	if counts := fmt.Sprintf("ended 2 %s, 2 %s.", verdict.ClosedByPeer, verdict.Connected); !strings.Contains(ia.annotations["description"], counts) {
+		t.Errorf("%s: description lacks %q:\n%s", mixin.Intermittent, counts, ia.annotations["description"])
+	}
+
 	// A config reload that fails pages whoever runs the exporter, while the
 	// exporter keeps probing with its running config.
 	writeFile(t, exporterFile, badExporterConfig)
@@ -471,6 +508,7 @@ scrape_configs:
 		mixin.ExpectationFailed + "/" + silent:                 verdict.ClosedByPeer.Info().Team,
 		mixin.ExporterConfigReloadFailed + "/" + exporterAddr:  alerts.ExporterTeam(),
 		mixin.PartialAlertName(verdict.Refused) + "/" + partly: verdict.Refused.Info().Team,
+		mixin.Intermittent + "/" + halving:                     verdict.Intermittent().Team,
 	}
 	var got []string
 	for _, a := range hooks.all() {

@@ -10,10 +10,13 @@
 // so every dashboard query is checked to return some. Another is a silent
 // listener: connected, and also probed by modules that expect a banner and
 // a TLS handshake it never sends, whose failed probes page the service's
-// team. TestExpectationsPerVantage proves expected verdicts (issue 17) in
-// the vantage lab: file_sd files with expectations per vantage, which
-// alerts reach which team, and the check command in a change window. The
-// package has only tests:
+// team. One closes every other connection: probed with 4 attempts
+// (tcp.attempts), it is intermittent, and pages the network team as
+// TCPVerdictIntermittent alone. TestExpectationsPerVantage proves expected
+// verdicts (issue 17) in the vantage lab: file_sd files with expectations
+// per vantage, which alerts reach which team, and the check command in a
+// change window. TestIntermittentPaths proves issue 16 in a namespace lab
+// (docs/intermittent.md). The package has only tests:
 //
 //	go test ./test/alerting/ -v
 package alerting

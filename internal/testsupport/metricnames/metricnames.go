@@ -30,7 +30,7 @@ var Prometheus = []string{"up", "ALERTS", "ALERTS_FOR_STATE"}
 
 // Probe returns the names /probe emits, from a Result that uses every
 // optional feature (TLS and query phases and a TLS handshake, expectation
-// labels, an expected verdict, a path trace, every address of a name, a failed session step).
+// labels, an expected verdict, a path trace, every address of a name, several attempts, a failed session step).
 func Probe() ([]string, error) {
 	r := &prober.Result{
 		Class: verdict.ClosedByPeer, Reason: verdict.Fin,
@@ -44,10 +44,11 @@ func Probe() ([]string, error) {
 		ExpectLabels: []prober.ExpectLabel{{Name: "version", Value: "1"}},
 		Hops:         []prober.Hop{{TTL: 1, Addr: netip.MustParseAddr("192.0.2.254"), Reason: verdict.TimeExceeded}},
 		Addresses:    []prober.AddressResult{{Addr: netip.MustParseAddrPort("192.0.2.1:443"), Class: verdict.ClosedByPeer, Reason: verdict.Fin}},
+		Attempts:     []prober.AttemptResult{{Class: verdict.ClosedByPeer, Reason: verdict.Fin}, {Class: verdict.Connected}},
 		Host: &prober.HostCheck{Tried: true, Up: true, HostHops: 3, ResetHops: 2, Skipped: prober.TraceNoTime,
 			ResetTrace: []prober.Hop{{TTL: 1}}, HostTrace: []prober.Hop{{TTL: 1}}},
-		Cause:       verdict.CauseExpectTimeout,
-		Expectation: verdict.AliasExpectation(verdict.AliasBlocked),
+		Cause:        verdict.CauseExpectTimeout,
+		Expectation:  verdict.AliasExpectation(verdict.AliasBlocked),
 		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
 			PeerCertificates: []*x509.Certificate{{SerialNumber: big.NewInt(1), NotAfter: time.Unix(2e9, 0)}}},
 	}
