@@ -334,6 +334,9 @@ func (c *Config) validate() error {
 		}
 		m.Policy = policy.Chain{global}
 		if m.TargetPolicy != nil {
+			if len(m.TargetPolicy.NAT64Prefixes) > 0 {
+				return fmt.Errorf("module %q: target_policy.nat64_prefixes belongs in the file's target_policy: a site's NAT64 prefix concerns every module", name)
+			}
 			own, err := m.TargetPolicy.parse("modules." + name + ".target_policy")
 			if err != nil {
 				return err

@@ -1,6 +1,10 @@
 package config
 
-import "github.com/tcp-verdict/tcp_verdict_exporter/policy"
+import (
+	"fmt"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/policy"
+)
 
 // DefaultTargetDeny is target_policy.deny when the file does not set it:
 // the link-local ranges, where cloud metadata services answer
@@ -16,10 +20,25 @@ var DefaultTargetDeny = []string{"169.254.0.0/16", "fe80::/10", "fd00:ec2::254"}
 type TargetPolicy struct {
 	Allow []string `yaml:"allow"`
 	Deny  []string `yaml:"deny"`
+	// NAT64Prefixes are the site's own NAT64 prefixes (RFC 6052 lengths):
+	// the IPv4 address an address under them carries is judged too, as
+	// under the well-known 64:ff9b::/96. Only the file's section has them.
+	NAT64Prefixes []string `yaml:"nat64_prefixes"`
 }
 
 // parse validates the section; name is where it sits in the file, for
 // errors and refusals.
 func (tp *TargetPolicy) parse(name string) (*policy.Policy, error) {
-	return policy.Parse(name, tp.Allow, tp.Deny)
+	p, err := policy.Parse(name, tp.Allow, tp.Deny)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range tp.NAT64Prefixes {
+		prefix, err := policy.ParseNAT64Prefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s.nat64_prefixes[%d]: %w", name, i, err)
+		}
+		p.NAT64 = append(p.NAT64, prefix)
+	}
+	return p, nil
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -144,5 +145,29 @@ func TestReloadSwapsTargetPolicy(t *testing.T) {
 	}
 	if got := refusal(t, s.Get(), "tcp", "127.0.0.1"); got == "" {
 		t.Error("a bad reload dropped the running policy")
+	}
+}
+
+// The default deny list refuses the metadata address in every form that
+// carries it, and a site's NAT64 prefix, declared in the file's section,
+// is judged as the well-known one (issue 18, item 1).
+func TestTargetPolicyCarriedForms(t *testing.T) {
+	c, err := Parse([]byte("target_policy:\n  nat64_prefixes: [\"2001:db8:64::/96\"]\nmodules:\n  tcp:\n    prober: tcp\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"::a9fe:a9fe", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+		"2001:0:4136:e378:8000:63bf:5601:5601", "2001:db8::5efe:a9fe:a9fe", "::ffff:0:a9fe:a9fe", "2001:db8:64::a9fe:a9fe"} {
+		if got := refusal(t, c, "tcp", addr); !strings.Contains(got, "refused by target_policy.deny 169.254.0.0/16: it carries 169.254.169.254") {
+			t.Errorf("%s: %q, want the default deny of 169.254.0.0/16 to refuse it", addr, got)
+		}
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"target_policy:\n  nat64_prefixes: [\"2001:db8:64::/97\"]\nmodules:\n  tcp:\n    prober: tcp\n", `target_policy.nat64_prefixes[0]: "2001:db8:64::/97": a NAT64 prefix is a /32, /40, /48, /56, /64 or /96`},
+		{"modules:\n  tcp:\n    prober: tcp\n    target_policy:\n      nat64_prefixes: [\"2001:db8:64::/96\"]\n", `module "tcp": target_policy.nat64_prefixes belongs in the file's target_policy`},
+	} {
+		if _, err := Parse([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("err = %v, want it to contain %q", err, tc.want)
+		}
 	}
 }

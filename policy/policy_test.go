@@ -89,7 +89,8 @@ func TestCheck(t *testing.T) {
 		{"v6 deny", Chain{global}, "2001:db8:dead::5", "target 2001:db8:dead::5 refused by target_policy.deny 2001:db8:dead::/48"},
 		{"v4-mapped is judged as IPv4", Chain{global}, "::ffff:127.0.0.1", "target 127.0.0.1 refused by target_policy.deny 127.0.0.0/8"},
 		{"v4-mapped allowed as IPv4", Chain{global}, "::ffff:10.1.2.3", ""},
-		{"IPv4 entries never hold IPv6", Chain{denyOnly}, "::a9fe:a9fe", ""},
+		{"IPv4 entries judge the IPv4 an IPv6 address carries", Chain{denyOnly}, "::a9fe:a9fe", "target ::a9fe:a9fe refused by target_policy.deny 169.254.0.0/16: it carries 169.254.169.254 (IPv4-compatible ::/96)"},
+		{"IPv4 entries never hold plain IPv6", Chain{denyOnly}, "2001:db8::a9fe:a9fe", ""},
 		{"deny-only allows the rest", Chain{denyOnly}, "127.0.0.1", ""},
 		{"deny-only, metadata", Chain{denyOnly}, "169.254.169.254", "target 169.254.169.254 refused by target_policy.deny 169.254.0.0/16"},
 		{"a zone does not escape a deny", Chain{denyOnly}, "fe80::1%eth0", "target fe80::1 refused by target_policy.deny fe80::/10"},
@@ -100,6 +101,12 @@ func TestCheck(t *testing.T) {
 		{"empty chain allows", nil, "169.254.169.254", ""},
 		{"nil policy allows", Chain{nil}, "127.0.0.1", ""},
 		{"invalid address refused", nil, "", "target invalid IP refused by target_policy.deny (not an IP address)"},
+		{"unspecified refused whatever the policy", nil, "0.0.0.0", "target 0.0.0.0 refused by the built-in rule: 0.0.0.0 is the unspecified address, which connect() takes for this host"},
+		{"IPv6 unspecified refused", Chain{denyOnly}, "::", "target :: refused by the built-in rule: :: is the unspecified address, which connect() takes for this host"},
+		{"v4-mapped unspecified refused", Chain{global}, "::ffff:0.0.0.0", "target 0.0.0.0 refused by the built-in rule: 0.0.0.0 is the unspecified address, which connect() takes for this host"},
+		{"broadcast refused", Chain{nil}, "255.255.255.255", "target 255.255.255.255 refused by the built-in rule: 255.255.255.255 is the broadcast address; TCP needs a unicast one"},
+		{"multicast refused", nil, "224.0.0.1", "target 224.0.0.1 refused by the built-in rule: 224.0.0.1 is a multicast address; TCP needs a unicast one"},
+		{"IPv6 multicast refused", nil, "ff02::1", "target ff02::1 refused by the built-in rule: ff02::1 is a multicast address; TCP needs a unicast one"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var a netip.Addr
@@ -115,6 +122,105 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check(%s) = %q, want %q", tc.addr, got, tc.want)
 			}
 		})
+	}
+}
+
+// Every form of IPv6 address that carries an IPv4 address is judged by the
+// IPv4 address too, and deny wins (issue 18, item 1): with the default
+// deny list, each of these reaches 169.254.169.254 through a translator
+// or a tunnel.
+func TestCheckCarriedIPv4(t *testing.T) {
+	metadata := mustParse(t, "target_policy", nil, []string{"169.254.0.0/16", "fe80::/10"})
+	site := mustParse(t, "target_policy", nil, []string{"169.254.0.0/16"})
+	site.NAT64 = []netip.Prefix{netip.MustParsePrefix("2001:db8:64::/96"), netip.MustParsePrefix("2001:db8:122::/48")}
+	allowOnly := mustParse(t, "target_policy", []string{"10.0.0.0/8", "64:ff9b::/96", "2002::/16"}, nil)
+	const deny = "target_policy.deny 169.254.0.0/16: it carries 169.254.169.254 "
+	for _, tc := range []struct {
+		name string
+		pol  *Policy
+		addr string
+		want string // "" allowed, else the refusal's Error after "target ADDR refused by "
+	}{
+		{"IPv4-compatible", metadata, "::a9fe:a9fe", deny + "(IPv4-compatible ::/96)"},
+		{"IPv4-compatible, dotted", metadata, "::169.254.169.254", deny + "(IPv4-compatible ::/96)"},
+		{"NAT64 well-known", metadata, "64:ff9b::a9fe:a9fe", deny + "(NAT64 64:ff9b::/96)"},
+		{"NAT64 well-known, dotted", metadata, "64:ff9b::169.254.169.254", deny + "(NAT64 64:ff9b::/96)"},
+		{"NAT64 local-use as a /96", metadata, "64:ff9b:1::a9fe:a9fe", deny + "(NAT64 64:ff9b:1::/48 as a /96)"},
+		{"NAT64 local-use as a /48", metadata, "64:ff9b:1:a9fe:a9:fe00::", deny + "(NAT64 64:ff9b:1::/48)"},
+		{"NAT64 local-use as a /64", metadata, "64:ff9b:1:0:a9:fea9:fe00:0", deny + "(NAT64 64:ff9b:1::/48 as a /64)"},
+		{"6to4", metadata, "2002:a9fe:a9fe::1", deny + "(6to4 2002::/16)"},
+		{"Teredo client", metadata, "2001:0:4136:e378:8000:63bf:5601:5601", deny + "(Teredo 2001::/32, client)"},
+		{"Teredo server", metadata, "2001:0:a9fe:a9fe:8000:63bf:3fff:fdd2", deny + "(Teredo 2001::/32, server)"},
+		{"ISATAP", metadata, "2001:db8:1:2:0:5efe:a9fe:a9fe", deny + "(ISATAP interface identifier ::5efe:0:0/96)"},
+		{"ISATAP, universal bit", metadata, "2001:db8:1:2:200:5efe:a9fe:a9fe", deny + "(ISATAP interface identifier ::5efe:0:0/96)"},
+		{"ISATAP under a link-local prefix: the IPv6 deny first", metadata, "fe80::5efe:a9fe:a9fe", "target_policy.deny fe80::/10"},
+		{"SIIT", metadata, "::ffff:0:a9fe:a9fe", deny + "(SIIT ::ffff:0:0:0/96)"},
+		{"site NAT64 /96", site, "2001:db8:64::a9fe:a9fe", deny + "(NAT64 2001:db8:64::/96)"},
+		{"site NAT64 /48 (RFC 6052 layout)", site, "2001:db8:122:a9fe:a9:fe00::", deny + "(NAT64 2001:db8:122::/48)"},
+		{"undeclared prefix carries nothing", metadata, "2001:db8:64::a9fe:a9fe", ""},
+		{"loopback :: and ::1 are not IPv4-compatible", metadata, "::1", ""},
+		{"NAT64 of an allowed address", metadata, "64:ff9b::a00:1", ""},
+		{"Teredo of allowed addresses", metadata, "2001:0:4136:e378:8000:63bf:3fff:fdd2", ""},
+		// Every form must pass the allow list: the IPv6 address and the
+		// IPv4 address it reaches.
+		{"allow: NAT64 to an allowed IPv4", allowOnly, "64:ff9b::a01:203", ""},
+		{"allow: NAT64 to an IPv4 outside the list", allowOnly, "64:ff9b::808:808", "target_policy.allow (the address is in none of its entries): it carries 8.8.8.8 (NAT64 64:ff9b::/96)"},
+		{"allow: 6to4 to an IPv4 outside the list", allowOnly, "2002:808:808::1", "target_policy.allow (the address is in none of its entries): it carries 8.8.8.8 (6to4 2002::/16)"},
+		{"allow: the IPv6 form outside the list", allowOnly, "::a01:203", "target_policy.allow (the address is in none of its entries)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := netip.MustParseAddr(tc.addr)
+			got := ""
+			if r := tc.pol.Check(a); r != nil {
+				got = strings.TrimPrefix(r.Error(), "target "+a.String()+" refused by ")
+			}
+			if got != tc.want {
+				t.Errorf("Check(%s) = %q, want %q", tc.addr, got, tc.want)
+			}
+		})
+	}
+}
+
+// The NAT64 layouts of RFC 6052 (2.4, its table of examples): 192.0.2.33
+// under each prefix length.
+func TestRFC6052Layouts(t *testing.T) {
+	for _, tc := range []struct{ prefix, addr string }{
+		{"2001:db8::/32", "2001:db8:c000:221::"},
+		{"2001:db8:100::/40", "2001:db8:1c0:2:21::"},
+		{"2001:db8:122::/48", "2001:db8:122:c000:2:2100::"},
+		{"2001:db8:122:300::/56", "2001:db8:122:3c0:0:221::"},
+		{"2001:db8:122:344::/64", "2001:db8:122:344:c0:2:2100:0"},
+		{"2001:db8:122:344::/96", "2001:db8:122:344::192.0.2.33"},
+	} {
+		p, err := ParseNAT64Prefix(tc.prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendCarried(nil, netip.MustParseAddr(tc.addr), []netip.Prefix{p})
+		if len(got) != 1 || got[0].Addr != netip.MustParseAddr("192.0.2.33") {
+			t.Errorf("%s under %s: carried %v, want 192.0.2.33", tc.addr, tc.prefix, got)
+		}
+	}
+	for _, bad := range []string{"2001:db8::/33", "2001:db8::1/96", "10.0.0.0/8", "::ffff:0:0/96", "nonsense"} {
+		if _, err := ParseNAT64Prefix(bad); err == nil {
+			t.Errorf("ParseNAT64Prefix(%q) accepted", bad)
+		}
+	}
+}
+
+// The check stays free of allocations for an allowed IPv6 address that
+// carries an IPv4 address, with a site prefix declared.
+func TestCheckCarriedAllocatesNothing(t *testing.T) {
+	p := mustParse(t, "target_policy", nil, []string{"169.254.0.0/16", "fe80::/10"})
+	p.NAT64 = []netip.Prefix{netip.MustParsePrefix("2001:db8:64::/96")}
+	chain := Chain{p, mustParse(t, "modules.m.target_policy", nil, []string{"10.9.0.0/16"})}
+	a := netip.MustParseAddr("64:ff9b:1::a00:1")
+	if n := testing.AllocsPerRun(100, func() {
+		if r := chain.Check(a); r != nil {
+			t.Fatal(r)
+		}
+	}); n != 0 {
+		t.Errorf("Check allocates %v times per call", n)
 	}
 }
 
