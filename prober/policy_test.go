@@ -158,3 +158,63 @@ func TestPolicyChecksEveryAddress(t *testing.T) {
 		t.Errorf("accepted %d connections, want 2", n)
 	}
 }
+
+// A name that resolves to an address that is no host is refused after
+// resolution, as its literal is before (issue 18, item 2): Linux takes
+// connect(0.0.0.0) and connect(::) for connections to this host, so with
+// loopback denied a name resolving to 0.0.0.0 reached a loopback service.
+// Broadcast and multicast answers are refused too, not given a network
+// verdict; so is a list of addresses (tcp.addresses all) holding one.
+func TestPolicyRefusesNonHostsAfterResolution(t *testing.T) {
+	// The service a name resolving to 0.0.0.0 would reach.
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	var accepts atomic.Int64
+	testnet.Accept(t, ln, func(c *net.TCPConn) { accepts.Add(1); _ = c.Close() })
+	a := netip.MustParseAddr
+	zone := &testnet.DNSZone{
+		A: map[string][]netip.Addr{
+			"zero.hostile.test.": {a("0.0.0.0")}, "bcast.hostile.test.": {a("255.255.255.255")},
+			"mcast.hostile.test.": {a("224.0.0.1")}, "mixed.hostile.test.": {a("127.0.0.1"), a("0.0.0.0")},
+		},
+		AAAA: map[string][]netip.Addr{"zero6.hostile.test.": {a("::")}, "mcast6.hostile.test.": {a("ff02::1")}},
+	}
+	resolver := ServerResolver(testnet.StartDNS(t, zone))
+	const deny = "    target_policy: {deny: [127.0.0.0/8, \"::1\"]}\n"
+	v4 := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s}\n"+deny)
+	v6 := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 0s}\n"+deny)
+	open := module(t, "    timeout: 2s\n    tcp: {preferred_ip_protocol: ip4, hold: 0s, addresses: all}\n    target_policy: {allow: [127.0.0.1]}\n")
+	for _, tc := range []struct {
+		host string
+		m    config.Module
+		want string
+	}{
+		{"zero.hostile.test", v4, "target 0.0.0.0 refused by the built-in rule: 0.0.0.0 is the unspecified address, which connect() takes for this host"},
+		{"zero6.hostile.test", v6, "target :: refused by the built-in rule: :: is the unspecified address, which connect() takes for this host"},
+		{"bcast.hostile.test", v4, "target 255.255.255.255 refused by the built-in rule: 255.255.255.255 is the broadcast address; TCP needs a unicast one"},
+		{"mcast.hostile.test", v4, "target 224.0.0.1 refused by the built-in rule: 224.0.0.1 is a multicast address; TCP needs a unicast one"},
+		{"mcast6.hostile.test", v6, "target ff02::1 refused by the built-in rule: ff02::1 is a multicast address; TCP needs a unicast one"},
+		{"mixed.hostile.test", open, "target 0.0.0.0 refused by the built-in rule: 0.0.0.0 is the unspecified address, which connect() takes for this host"},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			tg, err := ParseTarget(net.JoinHostPort(tc.host, fmt.Sprint(port)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Probe(context.Background(), tg, tc.m, Options{Trace: true, Resolver: resolver})
+			if r.Refusal == nil || r.Refusal.Error() != tc.want {
+				t.Fatalf("refusal %v (%s/%s), want %q\n%s", r.Refusal, r.Class, r.Reason, tc.want, r.TranscriptText())
+			}
+			if r.Class != "" {
+				t.Errorf("a refusal has a verdict: %s/%s", r.Class, r.Reason)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := accepts.Load(); n != 0 {
+		t.Fatalf("a refused name reached the loopback service: %d connections accepted", n)
+	}
+}
