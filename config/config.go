@@ -259,7 +259,7 @@ var ErrUnknownModule = errors.New("unknown module")
 func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	c := &Config{TargetPolicy: TargetPolicy{Deny: slices.Clone(DefaultTargetDeny)}}
+	c := &Config{}
 	if err := dec.Decode(c); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("the file is empty: it needs a modules: section")
@@ -309,9 +309,14 @@ func (c *Config) validate() error {
 	if len(c.Modules) == 0 {
 		return errors.New("no modules defined: the file needs a modules: section with at least one module")
 	}
-	global, err := c.TargetPolicy.parse("target_policy")
+	warn := func(w string) { c.Warnings = append(c.Warnings, w) }
+	global, err := c.TargetPolicy.parse("target_policy", true, warn)
 	if err != nil {
 		return err
+	}
+	if len(c.TargetPolicy.Deny) == 0 && (c.TargetPolicy.deny.line == 0 || c.TargetPolicy.deny.null) {
+		// As in effect, for the log line that shows it (Store.LogLoaded).
+		c.TargetPolicy.Deny = slices.Clone(DefaultTargetDeny)
 	}
 	names := make([]string, 0, len(c.Modules))
 	for name := range c.Modules {
@@ -337,7 +342,7 @@ func (c *Config) validate() error {
 			if len(m.TargetPolicy.NAT64Prefixes) > 0 {
 				return fmt.Errorf("module %q: target_policy.nat64_prefixes belongs in the file's target_policy: a site's NAT64 prefix concerns every module", name)
 			}
-			own, err := m.TargetPolicy.parse("modules." + name + ".target_policy")
+			own, err := m.TargetPolicy.parse("modules."+name+".target_policy", false, warn)
 			if err != nil {
 				return err
 			}

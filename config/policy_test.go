@@ -171,3 +171,61 @@ func TestTargetPolicyCarriedForms(t *testing.T) {
 		}
 	}
 }
+
+// A policy never fails open (issue 18, item 3): an allow list that was
+// written empty (or null, every entry commented out) is a load error
+// naming the key and its line, a null deny list is the default one, and
+// only an explicit deny: [] refuses nothing, with a warning.
+func TestTargetPolicyFailsClosed(t *testing.T) {
+	const modules = "modules:\n  tcp:\n    prober: tcp\n"
+	for _, tc := range []struct {
+		name, yaml string
+		err        string // the load error, or "" when it loads
+		warning    string
+		want       map[string]string // address -> refusal ("" allowed)
+	}{
+		{name: "allow: []", yaml: "target_policy:\n  allow: []\n" + modules,
+			err: "line 2: target_policy.allow is []: an allow list admits only its entries"},
+		{name: "allow left null", yaml: "target_policy:\n  allow:\n  #  - 10.0.0.0/8\n  deny: [127.0.0.0/8]\n" + modules,
+			err: "line 2: target_policy.allow is null (every entry commented out?)"},
+		{name: "a module's allow: []", yaml: modules + "    target_policy:\n      allow: []\n",
+			err: "line 5: modules.tcp.target_policy.allow is []"},
+		{name: "deny left null is the default", yaml: "target_policy:\n  deny:\n  #  - 127.0.0.0/8\n" + modules,
+			warning: "line 2: target_policy.deny is null (every entry commented out?): the default deny list [169.254.0.0/16 fe80::/10 fd00:ec2::254] applies; write deny: [] to refuse nothing",
+			want:    map[string]string{"169.254.169.254": "target 169.254.169.254 refused by target_policy.deny 169.254.0.0/16", "127.0.0.1": ""}},
+		{name: "deny: [] refuses nothing, loudly", yaml: "target_policy:\n  deny: []\n" + modules,
+			warning: "line 2: target_policy.deny is []: no address is refused, not even the cloud metadata ranges of the default list",
+			want:    map[string]string{"169.254.169.254": ""}},
+		{name: "a module's null deny adds nothing", yaml: modules + "    target_policy:\n      deny:\n",
+			want: map[string]string{"169.254.169.254": "target 169.254.169.254 refused by target_policy.deny 169.254.0.0/16", "127.0.0.1": ""}},
+		{name: "unknown key", yaml: "target_policy:\n  alow: [10.0.0.0/8]\n" + modules,
+			err: "line 2: field alow not found in target_policy (it has allow, deny and nat64_prefixes)"},
+		{name: "a key twice", yaml: "target_policy:\n  deny: [10.0.0.0/8]\n  deny: []\n" + modules,
+			err: `line 3: mapping key "deny" already defined at line 2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.yaml))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			warned := false
+			for _, w := range c.Warnings {
+				warned = warned || strings.HasPrefix(w, tc.warning)
+			}
+			if tc.warning != "" && !warned || tc.warning == "" && len(c.Warnings) > 0 {
+				t.Errorf("warnings %q, want %q", c.Warnings, tc.warning)
+			}
+			for addr, want := range tc.want {
+				if got := refusal(t, c, "tcp", addr); got != want {
+					t.Errorf("%s: %q, want %q", addr, got, want)
+				}
+			}
+		})
+	}
+}
