@@ -193,6 +193,10 @@ func (o *Options) prepare() (*plan, error) {
 	if o.Timeout < 0 {
 		return nil, fmt.Errorf("--timeout %s is negative", o.Timeout)
 	}
+	if o.Timeout > 0 && o.Timeout < config.MinProbeTimeout {
+		// Not a probe cut short, which would read as a firewall.
+		return nil, fmt.Errorf("--timeout %s is below %s, the least a probe can use", o.Timeout, config.MinProbeTimeout)
+	}
 	if _, err := verdict.ParseExpectation(o.Expect); err != nil {
 		return nil, fmt.Errorf("--%w", err)
 	}

@@ -502,6 +502,8 @@ func TestBadInput(t *testing.T) {
 		{"invalid config", Options{Targets: []string{"127.0.0.1:1"}, ConfigFile: badYAML}, "tpc"},
 		{"bad output", Options{Targets: []string{"127.0.0.1:1"}, Output: "yaml"}, "--output"},
 		{"negative timeout", Options{Targets: []string{"127.0.0.1:1"}, Timeout: -time.Second}, "--timeout"},
+		// Issue 18, item 7: a timeout no probe can use said firewall/no-response (exit 6).
+		{"timeout below what a probe can use", Options{Targets: []string{"127.0.0.1:1"}, Timeout: time.Nanosecond}, "--timeout 1ns is below 10ms, the least a probe can use"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -41,6 +41,14 @@ func ModuleName(name string) string {
 	return name
 }
 
+// MinProbeTimeout is the least time a probe can use: below it a connect
+// to a listening port on the next host, or on loopback under load, runs
+// out of time and would read as a firewall. A module's timeout, check's
+// --timeout and a scrape's share of its timeout below it are refused as
+// bad input (docs/threat-model-battery.md, "Deadlines too short to
+// probe").
+const MinProbeTimeout = 10 * time.Millisecond
+
 // DefaultHold is how long a connected session is watched for the peer
 // closing it, when a module does not say.
 const DefaultHold = 500 * time.Millisecond
@@ -361,6 +369,9 @@ func (c *Config) validate() error {
 func (m *Module) validate() error {
 	if m.Timeout < 0 {
 		return fmt.Errorf("timeout %s is negative", m.Timeout)
+	}
+	if m.Timeout > 0 && m.Timeout < MinProbeTimeout {
+		return fmt.Errorf("timeout %s is below %s, the least a probe can use", m.Timeout, MinProbeTimeout)
 	}
 	e, err := verdict.ParseExpectation(m.Expect)
 	if err != nil {

@@ -136,6 +136,7 @@ func TestBadConfigs(t *testing.T) {
 		{"missing prober", "modules:\n  a:\n    timeout: 5s\n", `module "a": prober is missing`},
 		{"unknown prober", "modules:\n  a:\n    prober: smtp\n", `unknown prober "smtp"`},
 		{"bad timeout", "modules:\n  a:\n    prober: tcp\n    timeout: soon\n", "line 4"},
+		{"timeout below what a probe can use", "modules:\n  a:\n    prober: tcp\n    timeout: 1ms\n", `module "a": timeout 1ms is below 10ms, the least a probe can use`},
 		{"negative hold", "modules:\n  a:\n    prober: tcp\n    tcp:\n      hold: -1s\n", "tcp.hold -1s is negative"},
 		{"bad ip protocol", "modules:\n  a:\n    prober: tcp\n    tcp:\n      preferred_ip_protocol: ipx\n", `"ipx" is not ip4 or ip6`},
 		{"bad source ip", "modules:\n  a:\n    prober: tcp\n    tcp:\n      source_ip_address: 300.1.1.1\n", "is not an IP address"},

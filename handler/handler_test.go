@@ -84,6 +84,8 @@ func TestProbeBadRequests(t *testing.T) {
 		{"+Inf timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"+Inf"}}, "positive number"},
 		{"-Inf timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"-Inf"}}, "positive number"},
 		{"sub-nanosecond timeout header", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"1e-10"}}, "leaves no time to probe"},
+		// Issue 18, item 7: a budget no probe can use would read as a firewall.
+		{"timeout header below what a probe can use", "target=127.0.0.1:22", http.Header{"X-Prometheus-Scrape-Timeout-Seconds": {"0.0002"}}, `X-Prometheus-Scrape-Timeout-Seconds "0.0002" leaves 200µs to probe, less than the 10ms a probe needs`},
 		{"bad debug", "target=127.0.0.1:22&debug=maybe", nil, "debug="},
 		{"unknown expect word", "target=127.0.0.1:22&expect=blocked,opne", nil, `expect: unknown word "opne"`},
 		{"unknown expect words", "target=127.0.0.1:22&module=segment&expect=open%2Cshut", nil, `unknown words "open", "shut"`},
@@ -195,7 +197,7 @@ func TestTimeoutFromScrapeHeader(t *testing.T) {
 	m, _ := h.Store.Get().Lookup("tcp")
 	// Above twice the offset the probe gets the scrape timeout less the
 	// offset; below, half of it: never the whole scrape, never more than it.
-	cases := map[string]string{"": "2s", "10": "2s", "1": "500ms", "0.8": "400ms", "0.5": "250ms", "0.3": "150ms", "2e-9": "1ns"}
+	cases := map[string]string{"": "2s", "10": "2s", "1": "500ms", "0.8": "400ms", "0.5": "250ms", "0.3": "150ms", "0.02": "10ms"}
 	for header, want := range cases {
 		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
 		if header != "" {

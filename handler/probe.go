@@ -263,6 +263,10 @@ func (h *Probe) timeout(r *http.Request, m config.Module) (time.Duration, error)
 		if budget <= 0 {
 			return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q leaves no time to probe", v)
 		}
+		if budget < config.MinProbeTimeout {
+			// Not a probe cut short, which would read as a firewall.
+			return 0, fmt.Errorf("X-Prometheus-Scrape-Timeout-Seconds %q leaves %s to probe, less than the %s a probe needs", v, budget, config.MinProbeTimeout)
+		}
 		timeout = min(timeout, budget)
 	}
 	return timeout, nil
