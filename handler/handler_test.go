@@ -89,6 +89,10 @@ func TestProbeBadRequests(t *testing.T) {
 		{"bad debug", "target=127.0.0.1:22&debug=maybe", nil, "debug="},
 		{"unknown expect word", "target=127.0.0.1:22&expect=blocked,opne", nil, `expect: unknown word "opne"`},
 		{"unknown expect words", "target=127.0.0.1:22&module=segment&expect=open%2Cshut", nil, `unknown words "open", "shut"`},
+		// Issue 18, item 8: a bogus zone is the client's mistake, never class error.
+		{"zone naming no interface", "target=" + url.QueryEscape("[fe80::1%nosuchif0]:22"), nil, `zone "nosuchif0" names no interface of this host`},
+		{"zone with a line break", "target=" + url.QueryEscape("[fe80::1%lo\nx]:22"), nil, `zone "lo\nx" is not an interface name or index`},
+		{"zone on a global address", "target=" + url.QueryEscape("[::1%lo]:22"), nil, "a zone only applies to a link-local address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,9 @@ func ParseTarget(s string) (Target, error) {
 	}
 	t := Target{Host: host, Port: uint16(port)}
 	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip, err = checkZone(ip); err != nil {
+			return Target{}, fmt.Errorf("target %q: %w", s, err)
+		}
 		t.IP = ip.Unmap()
 		if err := checkUnicast(t.IP); err != nil {
 			return Target{}, fmt.Errorf("target %q: %w", s, err)
@@ -76,6 +79,46 @@ func checkHostname(h string) error {
 	}
 	return nil
 }
+
+// checkZone validates an IPv6 address's zone against this host's
+// interfaces and returns the address with the zone as the interface's name
+// (a numeric zone is an interface index). A zone that names no interface,
+// or one on an address that is not link-local, is the client's mistake:
+// dialled, it would fail on our side and read as this host's failure
+// (docs/threat-model-battery.md, "Zones"). Errors quote the zone, so that
+// whatever it holds stays on one line.
+func checkZone(ip netip.Addr) (netip.Addr, error) {
+	zone := ip.Zone()
+	if zone == "" {
+		return ip, nil
+	}
+	if !ip.IsLinkLocalUnicast() {
+		return netip.Addr{}, fmt.Errorf("zone %q: a zone only applies to a link-local address (fe80::/10), and %s is not one", zone, ip.WithZone(""))
+	}
+	if len(zone) > maxInterfaceName || strings.ContainsFunc(zone, notInInterfaceName) {
+		return netip.Addr{}, fmt.Errorf("zone %q is not an interface name or index", zone)
+	}
+	var ifi *net.Interface
+	var err error
+	if index, convErr := strconv.ParseUint(zone, 10, 31); convErr == nil {
+		ifi, err = net.InterfaceByIndex(int(index))
+	} else {
+		ifi, err = net.InterfaceByName(zone)
+	}
+	if err != nil || ifi == nil {
+		return netip.Addr{}, fmt.Errorf("zone %q names no interface of this host", zone)
+	}
+	return ip.WithZone(ifi.Name), nil
+}
+
+// maxInterfaceName is the longest interface name Linux takes (IFNAMSIZ less
+// its terminating zero).
+const maxInterfaceName = 15
+
+// notInInterfaceName holds the characters Linux refuses in an interface
+// name (white space, '/' and ':'), and every one that is not printable
+// ASCII.
+func notInInterfaceName(r rune) bool { return r <= ' ' || r > '~' || r == '/' || r == ':' }
 
 // checkUnicast refuses addresses TCP cannot connect to: dialling them fails
 // on our side, and that would read as a network verdict.
