@@ -1,0 +1,316 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
+	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
+)
+
+// The second hostile-client battery (issue 18; docs/threat-model-battery.md):
+// the built exporter and its check command in a namespace of their own
+// whose only interfaces are loopback and "sink", one end of a veth pair
+// whose other end is in the same namespace and has no address, so it
+// drops whatever arrives. Every network a battery target could reach is
+// routed to sink: a check that failed would send its SYN nowhere beyond
+// the namespace, and the output chain's counter would still see it.
+const (
+	portService = 7001 // a loopback service with a banner, on every address
+	portHostile = 7002 // nothing listens: the port of the carried-address targets
+)
+
+// hostileConfig denies loopback in the modules that probe through names
+// and leaves the file's deny list at its default (link-local, metadata),
+// with a site NAT64 prefix; module open has no policy of its own.
+const hostileConfig = `target_policy:
+  nat64_prefixes: ["2001:db8:64::/96"]
+modules:
+  open: {prober: tcp, timeout: 2s, tcp: {preferred_ip_protocol: ip4, hold: 0s}}
+  v6:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 0s}
+  v4_no_loopback:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, hold: 0s}
+    target_policy: {deny: [127.0.0.0/8, "::1"]}
+  v6_no_loopback:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip6, ip_protocol_fallback: false, hold: 0s}
+    target_policy: {deny: [127.0.0.0/8, "::1"]}
+  all_no_loopback:
+    prober: tcp
+    timeout: 2s
+    tcp: {preferred_ip_protocol: ip4, hold: 0s, addresses: all}
+    target_policy: {deny: [127.0.0.0/8, "::1"]}
+`
+
+// hostileSink routes every network a battery target names to the sink.
+var hostileSink = []string{
+	"link add sink type veth peer name sink-peer", "link set sink up", "link set sink-peer up", "link set lo up",
+	"addr add 10.250.0.1/30 dev sink", "addr add fd00:250::1/64 dev sink nodad",
+	"route add 0.0.0.0/1 dev sink", "route add 128.0.0.0/2 dev sink", "route add 192.0.0.0/3 dev sink",
+	"route add 169.254.0.0/16 dev sink", "route add 198.51.100.0/24 dev sink",
+	"route add ::/96 dev sink", "route add ::ffff:0:0:0/96 dev sink", "route add 64:ff9b::/96 dev sink",
+	"route add 64:ff9b:1::/48 dev sink", "route add 2002::/16 dev sink", "route add 2001::/32 dev sink",
+	"route add 2001:db8::/32 dev sink",
+}
+
+// hostileCounter counts every SYN the namespace sends to the two ports,
+// before routing decides where it goes.
+var hostileCounter = fmt.Sprintf(`table inet tvehostile {
+	counter syns {}
+	chain output {
+		type filter hook output priority 0; policy accept;
+		tcp flags & (syn | ack) == syn tcp dport { %d, %d } counter name syns
+	}
+}
+`, portService, portHostile)
+
+var countedError = regexp.MustCompile(`(?m)^tcp_verdict_exporter_probes_total\{[^}]*class="error"[^}]*\} [1-9]`)
+
+func TestHostileBattery(t *testing.T) {
+	testenv.NeedRoot(t)
+	testenv.NeedTools(t, "ip", "nft")
+	t.Cleanup(func() {
+		for _, err := range cleanup.run() {
+			t.Error(err)
+		}
+	})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := os.MkdirTemp("", "tve-e2e-hostile-")
+	must(err)
+	cleanup.add("removing "+dir, func() error { return os.RemoveAll(dir) })
+	bin, err := exporterproc.Build(dir)
+	must(err)
+	config := filepath.Join(dir, "config.yml")
+	must(os.WriteFile(config, []byte(hostileConfig), 0o644))
+
+	ns := fmt.Sprintf("tve%d-hostile", os.Getpid())
+	must(addNamespace(ns))
+	must(sysctl(ns, "net.ipv6.conf.all.accept_dad", "0", "net.ipv6.conf.default.accept_dad", "0"))
+	must(ipBatch(ns, hostileSink...))
+	must(nft(ns, hostileCounter))
+
+	// The loopback service a name resolving to 0.0.0.0 or :: would reach.
+	var accepted atomic.Int64
+	for _, network := range []string{"tcp4", "tcp6"} {
+		ln, err := inNSListen(ns, network, fmt.Sprintf(":%d", portService))
+		must(err)
+		testnet.Accept(t, ln, func(c *net.TCPConn) {
+			accepted.Add(1)
+			_, _ = c.Write([]byte("SECRET-BANNER\r\n")) // the prober may have gone; its verdict is checked
+			_ = c.Close()
+		})
+	}
+	// The namespace's DNS, on its loopback.
+	a := netip.MustParseAddr
+	zone := &testnet.DNSZone{
+		A: map[string][]netip.Addr{
+			"zero.hostile.test.": {a("0.0.0.0")}, "bcast.hostile.test.": {a("255.255.255.255")},
+			"mcast.hostile.test.": {a("224.0.0.1")}, "mixed.hostile.test.": {a("198.51.100.7"), a("0.0.0.0")},
+		},
+		AAAA: map[string][]netip.Addr{"zero6.hostile.test.": {a("::")}, "mcast6.hostile.test.": {a("ff02::1")}},
+	}
+	var dnsConn *net.UDPConn
+	must(inNS(ns, func() error {
+		var err error
+		dnsConn, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 53), Port: 53})
+		return err
+	}))
+	var dnsDone sync.WaitGroup
+	testnet.ServeDNS(dnsConn, zone, &dnsDone)
+	cleanup.add("closing the hostile namespace's DNS", func() error { err := dnsConn.Close(); dnsDone.Wait(); return err })
+	must(setResolvConf(ns, "nameserver 127.0.0.53\noptions timeout:1 attempts:1\n"))
+
+	e, err := startExporter(ns, bin, config, "127.0.0.1:9765", 0)
+	must(err)
+	defer func() { _ = e.stop() }() // also registered for teardown
+
+	type attempt struct {
+		name, target, module string
+		header               string // X-Prometheus-Scrape-Timeout-Seconds, when set
+		code                 int
+		body                 string // in the answer
+	}
+	run := func(t *testing.T, cases []attempt) {
+		t.Helper()
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				for _, debug := range []string{"false", "true"} {
+					q := url.Values{"target": {tc.target}, "module": {tc.module}, "debug": {debug}}
+					req, err := http.NewRequest(http.MethodGet, "http://"+e.addr+"/probe?"+q.Encode(), nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if tc.header != "" {
+						req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", tc.header)
+					}
+					code, body := e.do(t, req)
+					if code != tc.code || !strings.Contains(body, tc.body) {
+						t.Errorf("debug=%s: HTTP %d %q, want %d with %q", debug, code, body, tc.code, tc.body)
+					}
+					if strings.Contains(body, "SECRET-BANNER") {
+						t.Errorf("debug=%s: the loopback service's banner leaked: %q", debug, body)
+					}
+				}
+			})
+		}
+	}
+	syns := func(t *testing.T) int {
+		t.Helper()
+		out, err := command("", "ip", "netns", "exec", ns, "nft", "list", "counter", "inet", "tvehostile", "syns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := nftPackets.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no packet count in %q", out)
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	hostile := strconv.Itoa(portHostile)
+	service := strconv.Itoa(portService)
+
+	// Item 1: IPv4 inside IPv6 walks past no deny.
+	t.Run("carried-ipv4", func(t *testing.T) {
+		const carries = "refused by target_policy.deny 169.254.0.0/16: it carries 169.254.169.254"
+		var cases []attempt
+		for _, addr := range []string{"::a9fe:a9fe", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:a9fe:a9fe::1",
+			"2001:0:4136:e378:8000:63bf:5601:5601", "2001:db8:1:2:0:5efe:a9fe:a9fe", "2001:db8:1:2:200:5efe:a9fe:a9fe",
+			"::ffff:0:a9fe:a9fe", "2001:db8:64::a9fe:a9fe"} {
+			cases = append(cases, attempt{addr, "[" + addr + "]:" + hostile, "v6", "", http.StatusForbidden, carries})
+		}
+		cases = append(cases,
+			attempt{"v4-mapped", "[::ffff:169.254.169.254]:" + hostile, "v6", "", http.StatusForbidden, "refused by target_policy.deny 169.254.0.0/16"},
+			attempt{"IPv4-compatible loopback", "[::7f00:1]:" + service, "v6_no_loopback", "", http.StatusForbidden, "refused by modules.v6_no_loopback.target_policy.deny 127.0.0.0/8: it carries 127.0.0.1 (IPv4-compatible ::/96)"})
+		run(t, cases)
+	})
+
+	// Item 2: names resolving to addresses that are no host.
+	t.Run("no-host-after-resolution", func(t *testing.T) {
+		run(t, []attempt{
+			{"0.0.0.0", "zero.hostile.test:" + service, "v4_no_loopback", "", http.StatusForbidden, "target 0.0.0.0 refused by the built-in rule: 0.0.0.0 is the unspecified address"},
+			{"::", "zero6.hostile.test:" + service, "v6_no_loopback", "", http.StatusForbidden, "target :: refused by the built-in rule: :: is the unspecified address"},
+			{"broadcast", "bcast.hostile.test:" + service, "v4_no_loopback", "", http.StatusForbidden, "255.255.255.255 is the broadcast address"},
+			{"multicast", "mcast.hostile.test:" + service, "v4_no_loopback", "", http.StatusForbidden, "224.0.0.1 is a multicast address"},
+			{"IPv6 multicast", "mcast6.hostile.test:" + service, "v6_no_loopback", "", http.StatusForbidden, "ff02::1 is a multicast address"},
+			{"a list holding 0.0.0.0", "mixed.hostile.test:" + service, "all_no_loopback", "", http.StatusForbidden, "target 0.0.0.0 refused by the built-in rule"},
+		})
+		stdout, stderr, code := runCheckIn(t, ns, bin, config, "--module=v4_no_loopback", "zero.hostile.test:"+service)
+		if code != 2 || !strings.Contains(stderr, "target 0.0.0.0 refused by the built-in rule") || strings.Contains(stdout, "SECRET-BANNER") {
+			t.Errorf("check zero.hostile.test: exit %d, stderr %q, stdout %q; want exit 2 and the refusal", code, stderr, stdout)
+		}
+	})
+
+	// Nothing of the above was dialled: no SYN left for either port, and the
+	// service accepted nothing.
+	time.Sleep(100 * time.Millisecond)
+	if n := syns(t); n != 0 {
+		t.Errorf("%d SYNs sent to the battery's ports: a refused target was dialled", n)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the loopback service accepted %d connections from refused targets", n)
+	}
+
+	// Item 3: a policy that fails open does not load.
+	t.Run("fail-open-config", func(t *testing.T) {
+		for _, tc := range []struct{ name, yaml, want string }{
+			{"allow: []", "target_policy:\n  allow: []\nmodules:\n  tcp: {prober: tcp}\n", "line 2: target_policy.allow is []"},
+			{"allow: null", "target_policy:\n  allow:\n  #  - 10.0.0.0/8\nmodules:\n  tcp: {prober: tcp}\n", "line 2: target_policy.allow is null"},
+		} {
+			path := filepath.Join(dir, "fail-open.yml")
+			must(os.WriteFile(path, []byte(tc.yaml), 0o644))
+			cmd := exec.Command(bin, "--config.check", "--config.file="+path)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Errorf("%s: --config.check said %v: %s; want a failure naming %q", tc.name, err, out, tc.want)
+			}
+		}
+	})
+
+	// Item 7: a deadline no probe can use is bad input, not a firewall.
+	t.Run("short-deadline", func(t *testing.T) {
+		run(t, []attempt{
+			{"header 0.0002", "127.0.0.1:" + service, "open", "0.0002", http.StatusBadRequest, "less than the 10ms a probe needs"},
+		})
+		_, stderr, code := runCheckIn(t, ns, bin, config, "--module=open", "--timeout=1ns", "127.0.0.1:"+service)
+		if code != 2 || !strings.Contains(stderr, "--timeout 1ns is below 10ms") {
+			t.Errorf("check --timeout=1ns: exit %d, stderr %q; want exit 2", code, stderr)
+		}
+		// The same, with time to probe: the port is open.
+		if _, stderr, code := runCheckIn(t, ns, bin, config, "--module=open", "127.0.0.1:"+service); code != 0 {
+			t.Errorf("check with the module's timeout: exit %d, stderr %q; want 0", code, stderr)
+		}
+	})
+
+	// Item 8: zones are the host's interfaces, or a 400.
+	t.Run("zones", func(t *testing.T) {
+		run(t, []attempt{
+			{"no such interface", "[fe80::1%nosuchif0]:" + service, "v6", "", http.StatusBadRequest, `zone "nosuchif0" names no interface of this host`},
+			{"no such index", "[fe80::1%999]:" + service, "v6", "", http.StatusBadRequest, `zone "999" names no interface of this host`},
+			{"control characters", "[fe80::1%lo\nTrying]:" + service, "v6", "", http.StatusBadRequest, `zone "lo\nTrying" is not an interface name or index`},
+			{"zone on a global address", "[::1%lo]:" + service, "v6", "", http.StatusBadRequest, "a zone only applies to a link-local address"},
+			// Valid zones, by index and by name, reach the policy (the
+			// default deny of fe80::/10), never class error.
+			{"index", "[fe80::1%1]:" + service, "v6", "", http.StatusForbidden, "target fe80::1 refused by target_policy.deny fe80::/10"},
+			{"name", "[fe80::1%lo]:" + service, "v6", "", http.StatusForbidden, "target fe80::1 refused by target_policy.deny fe80::/10"},
+		})
+		_, metrics := e.status(t, http.MethodGet, "/metrics")
+		if countedError.MatchString(metrics) {
+			t.Errorf("a probe was counted as class error:\n%s", grepLines(metrics, `class="error"`))
+		}
+	})
+}
+
+// do sends req to the exporter and returns the status and body.
+func (e *exporter) do(t *testing.T, req *http.Request) (int, string) {
+	t.Helper()
+	resp, err := e.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }() // read in full below; a failed close changes nothing
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// inNSListen opens a listener inside ns.
+func inNSListen(ns, network, addr string) (net.Listener, error) {
+	var ln net.Listener
+	err := inNS(ns, func() error {
+		var err error
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	return ln, err
+}
