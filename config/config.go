@@ -45,7 +45,7 @@ func ModuleName(name string) string {
 // to a listening port on the next host, or on loopback under load, runs
 // out of time and would read as a firewall. A module's timeout, check's
 // --timeout and a scrape's share of its timeout below it are refused as
-// bad input (docs/threat-model-battery.md, "Deadlines too short to
+// bad input (docs/security.md, "Deadlines too short to
 // probe").
 const MinProbeTimeout = 10 * time.Millisecond
 

@@ -30,7 +30,7 @@ type TargetPolicy struct {
 
 	// allow and deny say whether and where the file wrote each list, so
 	// that an empty or null list is read as its author meant it, never as
-	// "every address" (docs/threat-model-battery.md, "Policies that fail
+	// "every address" (docs/security.md, "Policies that fail
 	// open").
 	allow, deny written
 }

@@ -7,7 +7,7 @@ import (
 
 // Carried is an IPv4 address an IPv6 address carries: a translator or a
 // tunnel on the path may deliver the packet to it, so the policy judges it
-// as well as the IPv6 address (docs/threat-model-battery.md, "Addresses
+// as well as the IPv6 address (docs/security.md, "Addresses
 // inside addresses").
 type Carried struct {
 	Addr netip.Addr // IPv4

@@ -167,7 +167,7 @@ func (p *Policy) judge(a netip.Addr) *Refusal {
 // notAHost is the built-in rule: the addresses TCP cannot connect to as a
 // host, refused whatever the policy says, after resolution as for a
 // literal. Linux takes a connect() to the unspecified address for one to
-// this host (docs/threat-model-battery.md, "Addresses that are no host").
+// this host (docs/security.md, "Addresses that are no host").
 func notAHost(a netip.Addr) string {
 	switch {
 	case a.IsUnspecified():

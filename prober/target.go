@@ -85,7 +85,7 @@ func checkHostname(h string) error {
 // (a numeric zone is an interface index). A zone that names no interface,
 // or one on an address that is not link-local, is the client's mistake:
 // dialled, it would fail on our side and read as this host's failure
-// (docs/threat-model-battery.md, "Zones"). Errors quote the zone, so that
+// (docs/security.md, "Zones"). Errors quote the zone, so that
 // whatever it holds stays on one line.
 func checkZone(ip netip.Addr) (netip.Addr, error) {
 	zone := ip.Zone()

@@ -25,7 +25,7 @@ import (
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
 )
 
-// The second hostile-client battery (issue 18; docs/threat-model-battery.md):
+// The second hostile-client battery (issue 18; docs/security.md):
 // the built exporter and its check command in a namespace of their own
 // whose only interfaces are loopback and "sink", one end of a veth pair
 // whose other end is in the same namespace and has no address, so it
