@@ -38,8 +38,8 @@ func refuseBody(w http.ResponseWriter) {
 		http.Error(w, bodyRefusal, http.StatusRequestEntityTooLarge)
 		return
 	}
-	defer conn.Close() //nolint:errcheck // closing is the point; the client may have gone
-	_ = conn.SetWriteDeadline(time.Now().Add(time.Second)) // a client that reads nothing cannot hold it
+	defer conn.Close()                                                                                       //nolint:errcheck // closing is the point; the client may have gone
+	_ = conn.SetWriteDeadline(time.Now().Add(time.Second))                                                   // a client that reads nothing cannot hold it
 	fmt.Fprintf(buf, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"+ //nolint:errcheck // a client gone gets nothing; Flush reports the same
 		"Content-Length: %d\r\nConnection: close\r\n\r\n%s", len(bodyRefusal), bodyRefusal)
 	_ = buf.Flush() // the client may have gone: the connection closes either way

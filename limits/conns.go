@@ -7,17 +7,23 @@ import (
 	"time"
 )
 
-// ConnLimit bounds the HTTP connections the exporter holds, so that idle
-// or silent clients cannot take the descriptors probes need
-// (docs/security.md, "Load limits, HTTP hardening and debug"). When every connection is taken, a new one is let
-// in by closing the connection idle longest: a keep-alive connection
-// between requests, or one that has sent nothing for newGrace. Only
-// connections busy with a request are never closed; as probes are bounded
-// (Set.Slots) and every other request is short, one frees soon, and
-// /metrics and /-/healthy get through behind a flood of /probe.
+// ConnLimit bounds the HTTP connections the exporter holds, so that idle or
+// silent clients cannot take the descriptors probes need (docs/security.md,
+// "Load limits, HTTP hardening and debug"). When every connection is taken, a
+// new one is let in by closing the connection idle longest: a keep-alive
+// connection between requests, or one that has sent nothing since it
+// connected (for at least newGrace). Only connections busy with a request
+// are never closed; as probes are bounded (Probe.Slots) and every other
+// request is short, one frees soon, and /metrics and /-/healthy get through
+// behind a flood of /probe.
+//
+// The listener accepts a connection before it looks for a slot, so that a
+// new client never waits in the kernel's queue behind a flood of silent
+// ones (docs/security.md, "Silent connections"): the one connection it
+// holds while it waits is the limit's only excess.
 type ConnLimit struct {
-	conns Budget
-	freed chan struct{} // a token when a connection closes
+	conns *budget.Budget
+	freed chan struct{} // a token when a connection closes or turns idle
 
 	mu   sync.Mutex
 	idle map[net.Conn]idleConn // by the conn http.Server reports
@@ -29,9 +35,12 @@ type idleConn struct {
 }
 
 // newGrace is how long a new connection may stay silent before it can be
-// closed to let another in; the server's ReadHeaderTimeout (server.go)
-// ends it anyway.
-const newGrace = time.Second
+// closed to let another in: long enough for the server to read a request
+// that came with the connection, short enough that silent connections
+// cannot queue faster than they are closed (the limit per newGrace, 570 a
+// second for 57 connections). ReadHeaderTimeout (server.go) ends a silent
+// connection anyway.
+const newGrace = 100 * time.Millisecond
 
 // NewConnLimit allows n connections at once.
 func NewConnLimit(n int) *ConnLimit {
@@ -54,6 +63,7 @@ func (c *ConnLimit) ConnState(conn net.Conn, st http.ConnState) {
 		c.idle[conn] = idleConn{time.Now(), true}
 	case http.StateIdle:
 		c.idle[conn] = idleConn{time.Now(), false}
+		c.wake() // an accept waiting for a slot may close it now
 	default: // active, hijacked or closed
 		delete(c.idle, conn)
 	}
@@ -99,24 +109,27 @@ type limitListener struct {
 
 // waitTick bounds the wait for a slot between two eviction attempts: a
 // fresh connection becomes evictable after newGrace without any event.
-const waitTick = 100 * time.Millisecond
+const waitTick = newGrace / 4
 
+// Accept takes the next connection from the kernel, then a slot for it,
+// closing the connection idle longest if it must, or waiting until one
+// closes or turns idle.
 func (l *limitListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
 	for !l.c.conns.TryTake(1) {
 		if l.c.evict() {
 			continue // its Close frees the slot
 		}
 		select {
 		case <-l.closed:
+			_ = conn.Close() // never served: nothing to report
 			return nil, net.ErrClosed
 		case <-l.c.freed:
 		case <-time.After(waitTick):
 		}
-	}
-	conn, err := l.Listener.Accept()
-	if err != nil {
-		l.c.conns.Give(1)
-		return nil, err
 	}
 	return &limitedConn{Conn: conn, c: l.c}, nil
 }
@@ -137,10 +150,16 @@ func (c *limitedConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(func() {
 		c.c.conns.Give(1)
-		select {
-		case c.c.freed <- struct{}{}:
-		default:
-		}
+		c.c.wake()
 	})
 	return err
+}
+
+// wake tells an accept waiting for a slot that one may be free or
+// evictable.
+func (c *ConnLimit) wake() {
+	select {
+	case c.freed <- struct{}{}:
+	default:
+	}
 }

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +76,9 @@ var hostileSink = []string{
 	"route add ::/96 dev sink", "route add ::ffff:0:0:0/96 dev sink", "route add 64:ff9b::/96 dev sink",
 	"route add 64:ff9b:1::/48 dev sink", "route add 2002::/16 dev sink", "route add 2001::/32 dev sink",
 	"route add 2001:db8::/32 dev sink",
+	// The dropped target of the load subtests: its SYNs leave for a
+	// neighbour nobody is, and the peer drops them.
+	"neigh add 198.51.100.7 lladdr 02:00:00:00:00:07 dev sink nud permanent",
 }
 
 // hostileCounter counts every SYN the namespace sends to the two ports,
@@ -208,7 +213,7 @@ func TestHostileBattery(t *testing.T) {
 			cases = append(cases, attempt{addr, "[" + addr + "]:" + hostile, "v6", "", http.StatusForbidden, carries})
 		}
 		cases = append(cases,
-			attempt{"v4-mapped", "[::ffff:169.254.169.254]:" + hostile, "v6", "", http.StatusForbidden, "refused by target_policy.deny 169.254.0.0/16"},
+			attempt{"v4-mapped", "[::ffff:169.254.169.254]:" + hostile, "open", "", http.StatusForbidden, "refused by target_policy.deny 169.254.0.0/16"},
 			attempt{"IPv4-compatible loopback", "[::7f00:1]:" + service, "v6_no_loopback", "", http.StatusForbidden, "refused by modules.v6_no_loopback.target_policy.deny 127.0.0.0/8: it carries 127.0.0.1 (IPv4-compatible ::/96)"})
 		run(t, cases)
 	})
@@ -287,6 +292,182 @@ func TestHostileBattery(t *testing.T) {
 			t.Errorf("a probe was counted as class error:\n%s", grepLines(metrics, `class="error"`))
 		}
 	})
+
+	// Items 4 and 5: what /probe's clients do cannot keep the admin
+	// endpoints waiting, under the load tests' descriptor limit.
+	small, err := startExporter(ns, bin, config, "127.0.0.1:9766", smallNofile)
+	must(err)
+	defer func() { _ = small.stop() }() // also registered for teardown
+	// The attackers and the admin client dial through threads of their own,
+	// so that an attacker's connect() never delays the admin's.
+	d, admin := newNSDialer(t, ns, 4), newNSDialer(t, ns, 1)
+	t.Run("admin-behind-declared-bodies", func(t *testing.T) {
+		attack := "POST /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+		stop := hostileClients(t, d, small.addr, smallConns, func(c net.Conn) {
+			_, _ = io.WriteString(c, attack) // then nothing: the body never comes
+			_ = c.SetReadDeadline(time.Now().Add(40 * time.Second))
+			_, _ = io.Copy(io.Discard, c) // until the server lets go
+		})
+		defer stop()
+		adminWithinASecond(t, admin, small.addr, 3*time.Second)
+	})
+	t.Run("admin-behind-silent-connections", func(t *testing.T) {
+		for _, rate := range []int{100, 200} {
+			stop := silentFlood(t, d, small.addr, rate)
+			adminWithinASecond(t, admin, small.addr, 4*time.Second)
+			stop()
+		}
+	})
+	t.Run("503-at-once", func(t *testing.T) {
+		// Keep-alive clients probing a target the sink drops (2 s each):
+		// beyond the slots, every answer is an immediate 503.
+		const clients = 1000
+		tr := &http.Transport{Proxy: nil, DialContext: d.DialContext, MaxIdleConnsPerHost: clients}
+		defer tr.CloseIdleConnections()
+		c := &http.Client{Timeout: 30 * time.Second, Transport: tr}
+		var mu sync.Mutex
+		var took503 []time.Duration
+		var other []string
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				a := fetchAnswer(c, "http://"+small.addr, "198.51.100.7:"+hostile, "open")
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case a.err == nil && a.status == http.StatusServiceUnavailable:
+					took503 = append(took503, a.took)
+				case a.err == nil && a.status == http.StatusOK && a.class == "firewall":
+				default:
+					other = append(other, fmt.Sprintf("%d %s %v", a.status, a.class, a.err))
+				}
+			}()
+		}
+		wg.Wait()
+		slices.Sort(took503)
+		if len(other) > 0 {
+			t.Errorf("%d answers neither a firewall verdict nor a 503, e.g. %s", len(other), other[0])
+		}
+		if len(took503) < clients/2 {
+			t.Fatalf("only %d of %d clients got a 503", len(took503), clients)
+		}
+		p50, p99, worst := took503[len(took503)/2], took503[len(took503)*99/100], took503[len(took503)-1]
+		t.Logf("%d clients: %d 503s, p50 %s, p99 %s, slowest %s", clients, len(took503), p50.Round(time.Millisecond), p99.Round(time.Millisecond), worst.Round(time.Millisecond))
+		if p99 > time.Second {
+			t.Errorf("503s p99 %s (p50 %s): not at once", p99, p50)
+		}
+	})
+}
+
+// hostileClients runs n clients that each connect to addr and call hold,
+// again and again, until the returned stop.
+func hostileClients(t *testing.T, d *nsDialer, addr string, n int, hold func(net.Conn)) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	open := map[net.Conn]bool{}
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				open[c] = true
+				mu.Unlock()
+				hold(c)
+				mu.Lock()
+				delete(open, c)
+				mu.Unlock()
+				_ = c.Close() // the server may have closed it
+			}
+		}()
+	}
+	time.Sleep(500 * time.Millisecond) // the clients hold their connections
+	return func() {
+		cancel()
+		mu.Lock()
+		for c := range open {
+			_ = c.Close() // unblocks hold
+		}
+		mu.Unlock()
+		wg.Wait()
+	}
+}
+
+// silentFlood opens rate new connections a second to addr that send
+// nothing, and keeps them until the returned stop.
+func silentFlood(t *testing.T, d *nsDialer, addr string, rate int) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var held []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			go func() {
+				c, err := d.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				held = append(held, c)
+				mu.Unlock()
+			}()
+		}
+	}()
+	time.Sleep(time.Second) // the flood fills the connections
+	return func() {
+		cancel()
+		<-done
+		mu.Lock()
+		for _, c := range held {
+			_ = c.Close() // the server may have closed it
+		}
+		mu.Unlock()
+	}
+}
+
+// adminWithinASecond asks /metrics, /-/healthy and /-/ready on new
+// connections for a while and fails when any answer takes a second or more.
+func adminWithinASecond(t *testing.T, d *nsDialer, addr string, during time.Duration) {
+	t.Helper()
+	c := d.client()
+	c.Timeout = 10 * time.Second
+	var worst time.Duration
+	n := 0
+	for end := time.Now().Add(during); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, path := range []string{"/metrics", "/-/healthy", "/-/ready"} {
+			start := time.Now()
+			resp, err := c.Get("http://" + addr + path)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			took := time.Since(start)
+			n++
+			worst = max(worst, took)
+			if resp.StatusCode != http.StatusOK || took >= time.Second {
+				t.Errorf("%s: HTTP %d after %s", path, resp.StatusCode, took.Round(time.Millisecond))
+			}
+		}
+	}
+	t.Logf("%d admin requests, the slowest %s", n, worst.Round(time.Millisecond))
 }
 
 // do sends req to the exporter and returns the status and body.
