@@ -138,10 +138,16 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
-	plan := limits.Derive(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
-	logger.Info("limits", "nofile", plan.NofileLimit, "max_in_flight", plan.MaxInFlight,
-		"trace_max_sockets", plan.TraceSockets, "max_draining", plan.Draining, "max_connections", plan.MaxConnections, "debug", !lf.disableDebug)
-	lim := limits.New(plan)
+	limits := handler.DeriveLimits(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
+	logger.Info("limits", "nofile", limits.NofileLimit, "max_in_flight", limits.MaxInFlight,
+		"trace_max_sockets", limits.TraceSockets, "max_draining", limits.Draining, "max_connections", limits.MaxConnections, "debug", !lf.disableDebug)
+	prober.SetMaxDraining(limits.Draining)
+	maxInFlight := limits.MaxInFlight
+	for _, w := range store.SetVet(func(c *config.Config) []string { return handler.UnfitModules(c, maxInFlight) }) {
+		logger.Warn(w)
+	}
+	slots, traceSockets := budget.New(limits.MaxInFlight), budget.New(limits.TraceSockets)
+	conns := handler.NewConnLimit(limits.MaxConnections)
 
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)

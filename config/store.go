@@ -15,6 +15,7 @@ type Store struct {
 	current  atomic.Pointer[Config]
 
 	mu          sync.Mutex // serialises reloads
+	vet         func(*Config) []string
 	lastOK      atomic.Bool
 	lastSuccess atomic.Int64 // unix seconds of the last successful load
 }
@@ -75,10 +76,24 @@ func (s *Store) load() error {
 		s.lastOK.Store(false)
 		return err
 	}
+	if s.vet != nil {
+		c.Warnings = append(c.Warnings, s.vet(c)...)
+	}
 	s.current.Store(c)
 	s.lastOK.Store(true)
 	s.lastSuccess.Store(time.Now().Unix())
 	return nil
+}
+
+// SetVet adds a check of every configuration loaded from now on, whose
+// findings join its Warnings: what only the running exporter can judge,
+// such as modules that cannot fit its load limits. It returns the check's
+// findings on the running configuration, which it leaves as it is.
+func (s *Store) SetVet(vet func(*Config) []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.vet = vet
+	return vet(s.Get())
 }
 
 // Get returns the running configuration.
