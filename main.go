@@ -169,7 +169,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	}
 	mux.Handle("/", &handler.Status{History: hist, Version: report.Version(version.Version, version.GetRevision(), version.BuildDate), Pprof: enablePprof})
 
-	server := newServer(handler.RefuseBodies(mux), lim.Conns)
+	server := newServer(mux, conns)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	serveErr := make(chan error, 1)

@@ -33,15 +33,20 @@ const (
 	maxHeaderBytes = 16 << 10 // a scrape's headers, basic auth included, with room
 )
 
-func newServer(h http.Handler, conns *limits.ConnLimit) *http.Server {
+// newServer serves h, refusing request bodies unread (handler.RefuseBodies)
+// and telling the connection limit which connections a handler serves
+// (handler.ConnLimit.Serving), inside whatever exporter-toolkit puts in
+// front (basic auth).
+func newServer(h http.Handler, conns *handler.ConnLimit) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           conns.Serving(handler.RefuseBodies(h)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readWriteTimeout,
 		WriteTimeout:      readWriteTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ConnState:         conns.ConnState,
+		ConnContext:       conns.ConnContext,
 	}
 }
 

@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"sync"
@@ -12,27 +13,36 @@ import (
 // "Load limits, HTTP hardening and debug"). When every connection is taken, a
 // new one is let in by closing the connection idle longest: a keep-alive
 // connection between requests, or one that has sent nothing since it
-// connected (for at least newGrace). Only connections busy with a request
-// are never closed; as probes are bounded (Probe.Slots) and every other
-// request is short, one frees soon, and /metrics and /-/healthy get through
-// behind a flood of /probe.
+// connected (for at least newGrace), or, when the handlers are tracked
+// (Serving), one busy with a request that no handler serves (for at least
+// unservedGrace: the server reading a body after its handler, or a request
+// refused before it reached the handlers). Only connections whose request a
+// handler serves are never closed; as probes are bounded (Probe.Slots) and
+// every other request is short, one frees soon, and /metrics and /-/healthy
+// get through behind a flood of /probe.
 //
 // The listener accepts a connection before it looks for a slot, so that a
 // new client never waits in the kernel's queue behind a flood of silent
-// ones (docs/security.md, "Silent connections"): the one connection it
-// holds while it waits is the limit's only excess.
+// ones (docs/security.md, "Silent connections and 503s at once"): the one
+// connection it holds while it waits is the limit's only excess.
 type ConnLimit struct {
 	conns *budget.Budget
 	freed chan struct{} // a token when a connection closes or turns idle
 
-	mu   sync.Mutex
-	idle map[net.Conn]idleConn // by the conn http.Server reports
+	mu      sync.Mutex
+	idle    map[net.Conn]idleConn // the connections that may be closed, by the conn http.Server reports
+	serving map[net.Conn]int      // handlers running on each connection
+	tracked bool                  // Serving wraps the handlers: a busy connection without one may be closed
 }
 
 type idleConn struct {
 	since time.Time
-	fresh bool // accepted, no request yet
+	grace time.Duration // how long it is spared: newGrace, 0 or unservedGrace
 }
+
+// unservedGrace is how long a connection busy with a request that no
+// handler serves is spared: the time to check basic auth and answer.
+const unservedGrace = time.Second
 
 // newGrace is how long a new connection may stay silent before it can be
 // closed to let another in: long enough for the server to read a request
@@ -44,7 +54,7 @@ const newGrace = 100 * time.Millisecond
 
 // NewConnLimit allows n connections at once.
 func NewConnLimit(n int) *ConnLimit {
-	return &ConnLimit{conns: Budget{max: int64(max(n, 0))}, freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}}
+	return &ConnLimit{conns: budget.New(n), freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}, serving: map[net.Conn]int{}}
 }
 
 // InUse is the number of connections held now.
@@ -60,13 +70,66 @@ func (c *ConnLimit) ConnState(conn net.Conn, st http.ConnState) {
 	defer c.mu.Unlock()
 	switch st {
 	case http.StateNew:
-		c.idle[conn] = idleConn{time.Now(), true}
+		c.idle[conn] = idleConn{time.Now(), newGrace}
 	case http.StateIdle:
-		c.idle[conn] = idleConn{time.Now(), false}
+		c.idle[conn] = idleConn{time.Now(), 0}
 		c.wake() // an accept waiting for a slot may close it now
-	default: // active, hijacked or closed
+	case http.StateActive:
+		if c.tracked && c.serving[conn] == 0 {
+			c.idle[conn] = idleConn{time.Now(), unservedGrace}
+		} else {
+			delete(c.idle, conn)
+		}
+	default: // hijacked or closed
 		delete(c.idle, conn)
+		delete(c.serving, conn)
 	}
+}
+
+// connKey is the request context's key of its connection (ConnContext).
+type connKey struct{}
+
+// ConnContext is the http.Server's ConnContext hook: it gives each request
+// its connection, for Serving.
+func (c *ConnLimit) ConnContext(ctx context.Context, conn net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, conn)
+}
+
+// Serving wraps the handlers so that ConnLimit knows which busy
+// connections a handler serves (never closed) and which it does not (closed
+// after unservedGrace when a slot is needed). The server needs ConnContext
+// too.
+func (c *ConnLimit) Serving(next http.Handler) http.Handler {
+	c.mu.Lock()
+	c.tracked = true
+	c.mu.Unlock()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, _ := r.Context().Value(connKey{}).(net.Conn)
+		if conn == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		c.mu.Lock()
+		c.serving[conn]++
+		delete(c.idle, conn)
+		c.mu.Unlock()
+		defer func() {
+			c.mu.Lock()
+			n, open := c.serving[conn]
+			if !open { // hijacked or closed meanwhile
+				c.mu.Unlock()
+				return
+			}
+			if c.serving[conn] = n - 1; n <= 1 {
+				delete(c.serving, conn)
+				// The server may go on reading the request's body: the
+				// connection is unserved until it turns idle or closes.
+				c.idle[conn] = idleConn{time.Now(), unservedGrace}
+			}
+			c.mu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // evict closes the connection idle longest, if any may be closed.
@@ -76,7 +139,7 @@ func (c *ConnLimit) evict() bool {
 	var since time.Time
 	now := time.Now()
 	for conn, ic := range c.idle {
-		if ic.fresh && now.Sub(ic.since) < newGrace {
+		if now.Sub(ic.since) < ic.grace {
 			continue
 		}
 		if oldest == nil || ic.since.Before(since) {
