@@ -137,7 +137,7 @@ func TestConnLimitEvictsUnserved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer long.Close() //nolint:errcheck // test cleanup
+	defer long.Close()                                                                     //nolint:errcheck // test cleanup
 	fmt.Fprint(long, "GET /long HTTP/1.1\r\nHost: x\r\nAuthorization: Basic eDp5\r\n\r\n") //nolint:errcheck // the read below tells
 	var pinned []net.Conn
 	for range n - 1 {
@@ -145,7 +145,7 @@ func TestConnLimitEvictsUnserved(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close() //nolint:errcheck // test cleanup
+		defer conn.Close()                                                                        //nolint:errcheck // test cleanup
 		fmt.Fprint(conn, "POST /-/healthy HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n") //nolint:errcheck // the read below tells
 		pinned = append(pinned, conn)
 	}
