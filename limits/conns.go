@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -142,6 +143,13 @@ func (c *ConnLimit) evict() bool {
 		if now.Sub(ic.since) < ic.grace {
 			continue
 		}
+		if ic.grace == newGrace && !silent(conn) {
+			// Its request came: the server is reading it, or will.
+			// Spared as a connection busy with a request is.
+			if now.Sub(ic.since) < unservedGrace {
+				continue
+			}
+		}
 		if oldest == nil || ic.since.Before(since) {
 			oldest, since = conn, ic.since
 		}
@@ -202,11 +210,38 @@ func (l *limitListener) Close() error {
 	return l.Listener.Close()
 }
 
-// limitedConn gives its slot back when closed, once.
+// limitedConn gives its slot back when closed, once, and remembers
+// whether the server has read anything from it.
 type limitedConn struct {
 	net.Conn
 	c    *ConnLimit
 	once sync.Once
+	read atomic.Bool
+}
+
+func (c *limitedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.read.Store(true)
+	}
+	return n, err
+}
+
+// silent reports whether conn, as http.Server reports it (a TLS
+// connection wraps ours), has neither been read from nor has bytes waiting
+// in the kernel: a client that has sent its request is never taken for a
+// silent one, however late the server reads it under load.
+func silent(conn net.Conn) bool {
+	for {
+		switch c := conn.(type) {
+		case *limitedConn:
+			return !c.read.Load() && !pendingBytes(c.Conn)
+		case interface{ NetConn() net.Conn }:
+			conn = c.NetConn()
+		default:
+			return true
+		}
+	}
 }
 
 func (c *limitedConn) Close() error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -174,5 +175,44 @@ func TestConnLimitEvictsUnserved(t *testing.T) {
 	release <- struct{}{}
 	if resp, err := http.ReadResponse(bufio.NewReader(long), nil); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("the connection of a running handler was closed: %v %v", resp, err)
+	}
+}
+
+// A new connection counts as silent only while the client has sent
+// nothing: bytes waiting in the kernel, or read by the server, spare it
+// however long the server takes to read them under load (the load lab saw
+// a client's request lost to an eviction).
+func TestSilentConnection(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close() //nolint:errcheck // test cleanup
+	client, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close() //nolint:errcheck // test cleanup
+	raw, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &limitedConn{Conn: raw, c: NewConnLimit(1)}
+	defer conn.Close() //nolint:errcheck // test cleanup
+	if !silent(conn) {
+		t.Fatal("a connection whose client sent nothing is not silent")
+	}
+	fmt.Fprint(client, "GET / HTTP/1.1\r\n") //nolint:errcheck // checked through silent below
+	for deadline := time.Now().Add(time.Second); silent(conn) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if silent(conn) && runtime.GOOS == "linux" { // elsewhere only a read tells
+		t.Fatal("a connection with bytes waiting in the kernel counts as silent")
+	}
+	if _, err := conn.Read(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if silent(conn) {
+		t.Error("a connection the server has read from counts as silent")
 	}
 }
