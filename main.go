@@ -138,16 +138,13 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	logger.Info("starting "+exporterName, "version", version.Info(), "build_context", version.BuildContext())
 	store.LogLoaded(logger)
 
-	limits := handler.DeriveLimits(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
-	logger.Info("limits", "nofile", limits.NofileLimit, "max_in_flight", limits.MaxInFlight,
-		"trace_max_sockets", limits.TraceSockets, "max_draining", limits.Draining, "max_connections", limits.MaxConnections, "debug", !lf.disableDebug)
-	prober.SetMaxDraining(limits.Draining)
-	maxInFlight := limits.MaxInFlight
-	for _, w := range store.SetVet(func(c *config.Config) []string { return handler.UnfitModules(c, maxInFlight) }) {
+	plan := limits.Derive(nofileLimit(), lf.maxInFlight, lf.traceSockets, lf.maxConns)
+	logger.Info("limits", "nofile", plan.NofileLimit, "max_in_flight", plan.MaxInFlight,
+		"trace_max_sockets", plan.TraceSockets, "max_draining", plan.Draining, "max_connections", plan.MaxConnections, "debug", !lf.disableDebug)
+	lim := limits.New(plan)
+	for _, w := range store.SetVet(plan.UnfitModules) {
 		logger.Warn(w)
 	}
-	slots, traceSockets := budget.New(limits.MaxInFlight), budget.New(limits.TraceSockets)
-	conns := handler.NewConnLimit(limits.MaxConnections)
 
 	reg := prometheus.NewRegistry()
 	exp := collector.NewExporter(reg, store)
@@ -169,7 +166,7 @@ func serve(store *config.Store, logger *slog.Logger, webFlags *web.FlagConfig, o
 	}
 	mux.Handle("/", &handler.Status{History: hist, Version: report.Version(version.Version, version.GetRevision(), version.BuildDate), Pprof: enablePprof})
 
-	server := newServer(mux, conns)
+	server := newServer(mux, lim.Conns)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGHUP, syscall.SIGTERM, os.Interrupt)
 	serveErr := make(chan error, 1)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/handler"
 	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
@@ -35,9 +36,9 @@ const (
 
 // newServer serves h, refusing request bodies unread (handler.RefuseBodies)
 // and telling the connection limit which connections a handler serves
-// (handler.ConnLimit.Serving), inside whatever exporter-toolkit puts in
+// (limits.ConnLimit.Serving), inside whatever exporter-toolkit puts in
 // front (basic auth).
-func newServer(h http.Handler, conns *handler.ConnLimit) *http.Server {
+func newServer(h http.Handler, conns *limits.ConnLimit) *http.Server {
 	return &http.Server{
 		Handler:           conns.Serving(handler.RefuseBodies(h)),
 		ReadHeaderTimeout: readHeaderTimeout,

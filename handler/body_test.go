@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
 // Issue 18, item 4: clients that declare a request body and never send it
@@ -21,7 +23,7 @@ func TestRefuseBodiesFreesTheConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 8
-	c := NewConnLimit(n)
+	c := limits.NewConnLimit(n)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/-/healthy", Healthy)
 	srv := &http.Server{Handler: RefuseBodies(mux), ConnState: c.ConnState, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}

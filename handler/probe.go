@@ -147,12 +147,12 @@ func (h *Probe) parse(w http.ResponseWriter, r *http.Request) *probeRequest {
 // that needs more slots than there are can never run: its 503 says why,
 // with no Retry-After, for trying again cannot help.
 func (h *Probe) admit(w http.ResponseWriter, req *probeRequest) bool {
-	if h.Slots != nil && req.slots > h.Slots.Max() {
+	if h.Limits != nil && req.slots > h.Limits.Slots.Max() {
 		h.Exporter.CountRejected(collector.RejectOverloaded)
-		http.Error(w, unfitReason(req.moduleName, &req.module, req.slots, h.Slots.Max())+"; no probe with it can run on this exporter", http.StatusServiceUnavailable)
+		http.Error(w, limits.UnfitReason(req.moduleName, &req.module, h.Limits.Slots.Max())+"; no probe with it can run on this exporter", http.StatusServiceUnavailable)
 		return false
 	}
-	if h.Slots != nil && !h.Slots.TryTake(req.slots) {
+	if h.Limits != nil && !h.Limits.Slots.TryTake(req.slots) {
 		h.Exporter.CountRejected(collector.RejectOverloaded)
 		w.Header().Set("Retry-After", retryAfter)
 		http.Error(w, fmt.Sprintf("overloaded: %d probes in flight, the limit (--probe.max-in-flight); try again later", h.Limits.Slots.InUse()), http.StatusServiceUnavailable)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/collector"
 	"github.com/tcp-verdict/tcp_verdict_exporter/config"
-	"github.com/tcp-verdict/tcp_verdict_exporter/internal/budget"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 )
 
 const unfitConfig = `modules:
@@ -35,7 +35,7 @@ func TestUnfitModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	const want = "module all64 needs 32 probe slots (tcp.addresses all, tcp.max_addresses 64: one slot per 2 sockets dialled at once), but the exporter has 14 (--probe.max-in-flight): lower tcp.max_addresses to 28 or less, or raise the limit"
-	warnings := store.SetVet(func(c *config.Config) []string { return UnfitModules(c, 14) })
+	warnings := store.SetVet(limits.Plan{MaxInFlight: 14}.UnfitModules)
 	if len(warnings) != 1 || warnings[0] != want+"; every probe with it is refused" {
 		t.Fatalf("warnings at start %q, want one for all64: %q", warnings, want)
 	}
@@ -46,12 +46,12 @@ func TestUnfitModules(t *testing.T) {
 	if w := store.Get().Warnings; len(w) != 1 || !strings.HasPrefix(w[0], "module all64 needs 32 probe slots") {
 		t.Errorf("warnings after a reload %q, want the one for all64", w)
 	}
-	if w := UnfitModules(store.Get(), 2); len(w) != 2 || !strings.Contains(w[0], "module all64 needs 32") || !strings.Contains(w[1], "module all8 needs 4 probe slots") || !strings.Contains(w[1], "lower tcp.max_addresses to 4 or less") {
+	if w := (limits.Plan{MaxInFlight: 2}).UnfitModules(store.Get()); len(w) != 2 || !strings.Contains(w[0], "module all64 needs 32") || !strings.Contains(w[1], "module all8 needs 4 probe slots") || !strings.Contains(w[1], "lower tcp.max_addresses to 4 or less") {
 		t.Errorf("with 2 slots: %q", w)
 	}
 
 	h := &Probe{Store: store, Exporter: collector.NewExporter(prometheus.NewRegistry(), store),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Slots: budget.New(14)}
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: limits.New(limits.Plan{MaxInFlight: 14})}
 	rec := get(t, h, "target=127.0.0.1:9&module=all64", nil)
 	body := rec.Body.String()
 	if rec.Code != http.StatusServiceUnavailable || !strings.HasPrefix(body, want+"; no probe with it can run on this exporter") {
@@ -60,7 +60,7 @@ func TestUnfitModules(t *testing.T) {
 	if ra := rec.Header().Get("Retry-After"); ra != "" {
 		t.Errorf("Retry-After %q on a probe that can never run", ra)
 	}
-	if h.Slots.InUse() != 0 {
-		t.Errorf("%d slots taken by a refused probe", h.Slots.InUse())
+	if h.Limits.Slots.InUse() != 0 {
+		t.Errorf("%d slots taken by a refused probe", h.Limits.Slots.InUse())
 	}
 }

@@ -18,7 +18,7 @@ import (
 // (Serving), one busy with a request that no handler serves (for at least
 // unservedGrace: the server reading a body after its handler, or a request
 // refused before it reached the handlers). Only connections whose request a
-// handler serves are never closed; as probes are bounded (Probe.Slots) and
+// handler serves are never closed; as probes are bounded (Set.Slots) and
 // every other request is short, one frees soon, and /metrics and /-/healthy
 // get through behind a flood of /probe.
 //
@@ -27,7 +27,7 @@ import (
 // ones (docs/security.md, "Silent connections and 503s at once"): the one
 // connection it holds while it waits is the limit's only excess.
 type ConnLimit struct {
-	conns *budget.Budget
+	conns Budget
 	freed chan struct{} // a token when a connection closes or turns idle
 
 	mu      sync.Mutex
@@ -55,7 +55,7 @@ const newGrace = 100 * time.Millisecond
 
 // NewConnLimit allows n connections at once.
 func NewConnLimit(n int) *ConnLimit {
-	return &ConnLimit{conns: budget.New(n), freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}, serving: map[net.Conn]int{}}
+	return &ConnLimit{conns: Budget{max: int64(max(n, 0))}, freed: make(chan struct{}, 1), idle: map[net.Conn]idleConn{}, serving: map[net.Conn]int{}}
 }
 
 // InUse is the number of connections held now.

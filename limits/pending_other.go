@@ -1,6 +1,6 @@
 //go:build !linux
 
-package handler
+package limits
 
 import "net"
 

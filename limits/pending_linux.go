@@ -1,4 +1,4 @@
-package handler
+package limits
 
 import (
 	"net"
