@@ -79,16 +79,10 @@ func (p *probe) dialAll(ctx context.Context, tcp *config.TCPProbe, ips []netip.A
 	subs := make([]*probe, len(ips))
 	var wg sync.WaitGroup
 	for i, ip := range ips {
-		s := &probe{start: p.start, deadline: p.deadline, trace: p.trace, sub: true, budget: p.budget, drains: p.drains, conntrack: p.conntrack}
-		s.res.Target = p.res.Target
+		s := p.subProbe()
+		s.sub = true
 		subs[i] = s
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			s.dial(ctx, tcp, ip)
-			s.res.Duration = time.Since(start)
-		}()
+		wg.Go(func() { s.dialTimed(ctx, tcp, ip) })
 	}
 	wg.Wait()
 
@@ -119,4 +113,20 @@ func (p *probe) dialAll(ctx context.Context, tcp *config.TCPProbe, ips []netip.A
 	if chosen.res.Class != verdict.Connected {
 		p.explainFailure(ctx, tcp, res.Addr)
 	}
+}
+
+// subProbe is a probe of one address or one attempt within p: it shares
+// p's clock, deadline, trace setting and the limits and host state p was
+// given, so that every sub-probe counts and judges as p itself would.
+func (p *probe) subProbe() *probe {
+	s := &probe{start: p.start, deadline: p.deadline, trace: p.trace, budget: p.budget, drains: p.drains, conntrack: p.conntrack}
+	s.res.Target = p.res.Target
+	return s
+}
+
+// dialTimed dials ip and records how long the sub-probe took.
+func (p *probe) dialTimed(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
+	start := time.Now()
+	p.dial(ctx, tcp, ip)
+	p.res.Duration = time.Since(start)
 }

@@ -80,17 +80,11 @@ func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip
 	subs := make([]*probe, tcp.Attempts)
 	var wg sync.WaitGroup
 	for i := range subs {
-		s := &probe{start: p.start, deadline: p.deadline, trace: p.trace, attempt: i + 1, budget: p.budget}
-		s.res.Target = p.res.Target
+		s := p.subProbe()
+		s.attempt = i + 1
 		s.res.Phases = make([]PhaseDuration, 0, 4)
 		subs[i] = s
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			start := time.Now()
-			s.dial(ctx, tcp, ip)
-			s.res.Duration = time.Since(start)
-		}()
+		wg.Go(func() { s.dialTimed(ctx, tcp, ip) })
 	}
 	wg.Wait()
 

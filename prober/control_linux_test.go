@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/tcp-verdict/tcp_verdict_exporter/conntrack"
-	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testnet"
+	"github.com/tcp-verdict/tcp_verdict_exporter/limits"
 	"github.com/tcp-verdict/tcp_verdict_exporter/verdict"
 )
 

@@ -53,8 +53,8 @@ type probe struct {
 	// address and port, once its SYN was sent (attempts.go).
 	attempt int
 	flow    netip.AddrPort
-	budget *limits.Budget
-	drains *limits.Drains
+	budget  *limits.Budget
+	drains  *limits.Drains
 	// conntrack is Options.Conntrack.
 	conntrack Conntrack
 	// shown and notShown count the peer's bytes the transcript shows and

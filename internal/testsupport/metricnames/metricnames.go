@@ -47,8 +47,8 @@ func Probe() ([]string, error) {
 		Attempts:     []prober.AttemptResult{{Class: verdict.ClosedByPeer, Reason: verdict.Fin}, {Class: verdict.Connected}},
 		Host: &prober.HostCheck{Tried: true, Up: true, HostHops: 3, ResetHops: 2, Skipped: prober.TraceNoTime,
 			ResetTrace: []prober.Hop{{TTL: 1}}, HostTrace: []prober.Hop{{TTL: 1}}},
-		Cause:        verdict.CauseExpectTimeout,
-		Expectation:  verdict.AliasExpectation(verdict.AliasBlocked),
+		Cause:       verdict.CauseExpectTimeout,
+		Expectation: verdict.AliasExpectation(verdict.AliasBlocked),
 		TLS: &tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256,
 			PeerCertificates: []*x509.Certificate{{SerialNumber: big.NewInt(1), NotAfter: time.Unix(2e9, 0)}}},
 	}
