@@ -525,6 +525,26 @@ func testHalfTheFlows(ctx context.Context, t *testing.T, client *http.Client, ex
 }
 
 func testLossy(ctx context.Context, t *testing.T, client *http.Client, exporter string, f intermittentFamily, cl, bin, config string) {
+	// The drops are random: a sample can, rarely, show no lost SYN, and a
+	// loaded machine can stretch one connect past its bound. A try that
+	// finds a problem is logged and the sample drawn again, at most three
+	// times; a defect fails every try.
+	const tries = 3
+	var problems []string
+	for try := 1; try <= tries; try++ {
+		if problems = lossyTry(ctx, t, client, exporter, f, cl, bin, config); len(problems) == 0 {
+			return
+		}
+		t.Logf("try %d of %d:\n%s", try, tries, strings.Join(problems, "\n"))
+	}
+	t.Errorf("the lossy path failed %d tries; the last:\n%s", tries, strings.Join(problems, "\n"))
+}
+
+// lossyTry draws one sample of the lossy path through /probe and check and
+// returns what is wrong with it.
+func lossyTry(ctx context.Context, t *testing.T, client *http.Client, exporter string, f intermittentFamily, cl, bin, config string) []string {
+	var problems []string
+	fail := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	target, module := f.target(portLossy), f.name+"_lossy"
 	const probes = 16 // none with a lost SYN: (2/3)^16, 0.15 %
 	answers := probeMany(ctx, t, client, exporter, target, module, probes)
@@ -542,7 +562,7 @@ func testLossy(ctx context.Context, t *testing.T, client *http.Client, exporter 
 		case 0:
 			clean = append(clean, connect)
 			if connect > 0.5 {
-				t.Errorf("connected without a SYN retransmission in %.3f s: over half the retransmission timeout", connect)
+				fail("connected without a SYN retransmission in %.3f s: over half the retransmission timeout", connect)
 			}
 		default:
 			lost = append(lost, connect)
@@ -550,13 +570,13 @@ func testLossy(ctx context.Context, t *testing.T, client *http.Client, exporter 
 			// linear (net.ipv4.tcp_syn_linear_timeouts, 4 by default on
 			// 6.18), else 1 s, then 2 s, 4 s: n to 2^n-1 s in all.
 			if least, most := n, float64(int(1)<<int(n))-1; connect < least-0.05 || connect > most+0.5 {
-				t.Errorf("connected after %v SYN retransmissions in %.3f s, want %.0f to %.0f s", n, connect, least, most)
+				fail("connected after %v SYN retransmissions in %.3f s, want %.0f to %.0f s", n, connect, least, most)
 			}
 		}
 	}
 	t.Logf("%s: %d of %d probes connected after a SYN retransmission (connect %v s), %d without (connect %v s)", target, len(lost), probes, lost, len(clean), clean)
 	if len(lost) == 0 || len(clean) == 0 {
-		t.Errorf("want some probes with tcp_syn_retransmits > 0 and some without")
+		fail("want some probes with tcp_syn_retransmits > 0 and some without")
 	}
 
 	targets := slices.Repeat([]string{target}, probes)
@@ -564,16 +584,17 @@ func testLossy(ctx context.Context, t *testing.T, client *http.Client, exporter 
 	re := regexp.MustCompile(`handshake connected after (\d+) SYN retransmissions? \((\d+\.\d) s\): a SYN or SYN-ACK was lost`)
 	m := re.FindAllStringSubmatch(text, -1)
 	if len(m) == 0 {
-		t.Errorf("check on %d probes of the lossy path says no lost SYN:\n%s", probes, text)
+		fail("check on %d probes of the lossy path says no lost SYN:\n%s", probes, text)
 	}
 	for _, s := range m {
 		if s[1] == "1" && (s[2] < "0.9" || s[2] > "1.5") {
-			t.Errorf("check: %q: one retransmission, want about 1.0 s", s[0])
+			fail("check: %q: one retransmission, want about 1.0 s", s[0])
 		}
 	}
 	if len(m) > 0 {
 		t.Logf("check says: %s", m[0][0])
 	}
+	return problems
 }
 
 func testClean(ctx context.Context, t *testing.T, client *http.Client, exporter string, f intermittentFamily, cl, bin, config string) {
