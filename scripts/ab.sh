@@ -63,20 +63,8 @@ if [ -n "$profile" ]; then
   profile=$(realpath "$profile")
 fi
 
-tmp=$(mktemp -d -t tve-ab.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib/procs.sh
+source scripts/lib/procs.sh tve-ab # $tmp, $pids, cleanup on exit
 
 base_rev=$(git rev-parse --short "$base^{commit}")
 head_rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo "+changes")"

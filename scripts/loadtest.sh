@@ -57,20 +57,8 @@ if [ -n "$profile" ]; then
   exp_flags+=(--web.enable-pprof)
 fi
 
-tmp=$(mktemp -d -t tve-load.XXXXXX)
-pids=()
-cleanup() {
-  local pid
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+# shellcheck source=scripts/lib/procs.sh
+source scripts/lib/procs.sh tve-load # $tmp, $pids, cleanup on exit
 
 echo "building..."
 go build -o "$tmp/exporter" .
