@@ -18,8 +18,10 @@ func discardQueued(c net.Conn) { _ = pollConn(c) }
 // holds a few hundred KiB at most; a peer that fills it faster than 64
 // reads empty it is polled again later.
 func pollConn(c net.Conn) bool {
-	if tc, ok := c.(*tcpConn); ok && tc.rc != nil {
-		return pollRaw(tc.rc)
+	if tc, ok := c.(*tcpConn); ok {
+		ended := true
+		_ = tc.control(func(fd int) { ended = pollFD(fd) }) // fails only on a closed socket: ended
+		return ended
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -34,21 +36,24 @@ func pollConn(c net.Conn) bool {
 
 func pollRaw(rc syscall.RawConn) bool {
 	ended := true
-	_ = rc.Control(func(fd uintptr) { // fails only on a closed file: ended
-		var buf [4096]byte
-		for range 64 {
-			n, _, err := unix.Recvfrom(int(fd), buf[:], unix.MSG_DONTWAIT)
-			switch {
-			case n > 0, errors.Is(err, unix.EINTR):
-				continue
-			case errors.Is(err, unix.EAGAIN):
-				ended = false // nothing more now; the peer has not ended
-			}
-			return // n == 0 with no error: its FIN; or another error
-		}
-		ended = false // still data: poll again
-	})
+	_ = rc.Control(func(fd uintptr) { ended = pollFD(int(fd)) }) // fails only on a closed file: ended
 	return ended
+}
+
+// pollFD is pollConn on the socket fd.
+func pollFD(fd int) bool {
+	var buf [4096]byte
+	for range 64 {
+		n, _, err := unix.Recvfrom(fd, buf[:], unix.MSG_DONTWAIT)
+		switch {
+		case n > 0, errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EAGAIN):
+			return false // nothing more now; the peer has not ended
+		}
+		return true // n == 0 with no error: its FIN; or another error
+	}
+	return false // still data: poll again
 }
 
 // Poll makes a tcpConn a limits.Session.

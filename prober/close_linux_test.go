@@ -2,10 +2,13 @@ package prober
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +164,85 @@ func TestCloseBeyondDrainBoundDropsQueuedData(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the session never ended")
 	}
+}
+
+// A session the peer has ended closes at once, not through the drains: a
+// RST leaves nothing to be polite to, and a FIN read at the end of a
+// plaintext stream leaves nothing unread and nothing more to come. After
+// its own FIN the peer sees ours, never a RST: its socket ends in
+// TIME_WAIT, which a RST would have cut short.
+func TestPeerEndedSessionClosesAtOnce(t *testing.T) {
+	cases := []struct {
+		name   string
+		end    func(c *net.TCPConn)
+		reason string
+	}{
+		{"fin", func(c *net.TCPConn) { _ = c.CloseWrite() }, "fin"},
+		{"reset", func(c *net.TCPConn) { _ = c.SetLinger(0); _ = c.Close() }, "reset"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ended := make(chan error, 1)
+			target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
+				_, _ = c.Write([]byte("220 bye\r\n"))
+				tc.end(c)
+				if tc.reason == "reset" {
+					return
+				}
+				defer func() { _ = c.Close() }()
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err := io.Copy(io.Discard, c)
+				ended <- err
+			})
+			tg, err := ParseTarget(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drains := limits.NewDrains(8)
+			r := Probe(context.Background(), tg, module(t, "    tcp: {hold: 2s}\n"), Options{Drains: drains})
+			// A session handed to the drains stays there at least until
+			// their first poll, milliseconds later.
+			if n := drains.InUse(); n != 0 {
+				t.Errorf("%d sessions went to the drains, want none", n)
+			}
+			if string(r.Reason) != tc.reason {
+				t.Fatalf("reason %s, want %s (%s)", r.Reason, tc.reason, r.Summary())
+			}
+			if tc.reason == "reset" {
+				return
+			}
+			select {
+			case err := <-ended:
+				if err != nil {
+					t.Fatalf("the peer's read ended with %v, want our FIN", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the session never ended")
+			}
+			port := tg.Port
+			for deadline := time.Now().Add(2 * time.Second); !timeWaitOn(t, port); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no TIME_WAIT on the peer's port %d: our close reset the session", port)
+				}
+			}
+		})
+	}
+}
+
+// timeWaitOn reports whether an IPv4 socket whose own port is port is in
+// TIME_WAIT (/proc/net/tcp: state 06).
+func timeWaitOn(t *testing.T, port uint16) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(":%04X", port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 3 && strings.HasSuffix(f[1], want) && f[3] == "06" {
+			return true
+		}
+	}
+	return false
 }

@@ -105,6 +105,22 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dial
 		return nil, ev, os.NewSyscallError("connect", err)
 	}
 
+	// The first look, before the runtime's poller: on loopback and on
+	// this host's own addresses the handshake is often over when connect()
+	// returns, and then the socket joins the poller only if the session
+	// reads or writes (tcpConn): a connect-only probe saves the fcntl and
+	// two epoll_ctl calls os.NewFile and its close cost (docs/performance.md,
+	// "Hot path").
+	switch hs, err := handshakeOf(fd); {
+	case err != nil:
+		ev := verdict.DialEvidence{Syscall: "getsockopt", Errno: errnoOf(err)}
+		_ = unix.Close(fd) // the dial already failed; that error is reported
+		return nil, ev, os.NewSyscallError("getsockopt", err)
+	case hs.connected():
+		info.SynRetransmits = hs.synRetrans
+		return connected(fd, nil, nil, dst, want, info, hs.maybeSelf())
+	}
+
 	f := os.NewFile(uintptr(fd), "tcp") // non-blocking: joins the runtime's poller
 	if d, ok := ctx.Deadline(); ok {
 		if err := f.SetWriteDeadline(d); err != nil { // not pollable: the wait could never end
@@ -118,7 +134,8 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dial
 		return nil, localEvidence("connect", err), fmt.Errorf("socket: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) }) // a client gone
-	connErr := waitConnected(rc, &info.SynRetransmits)
+	var hs handshake
+	connErr := waitConnected(rc, &hs)
 	stop()
 	if connErr != nil {
 		var ev verdict.DialEvidence
@@ -133,24 +150,29 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dial
 		return nil, ev, connErr
 	}
 	_ = f.SetWriteDeadline(time.Time{}) // f is open and pollable: cannot fail
-	var local netip.AddrPort
-	self := false
-	_ = rc.Control(func(fd uintptr) { // fails only on a closed file, and f is open
-		local = sockName(int(fd)) // one getsockname serves the self-connect check and the local address
-		if self = selfConnected(local, dst); self {
+	info.SynRetransmits = hs.synRetrans
+	return connected(fd, f, rc, dst, want, info, hs.maybeSelf())
+}
+
+// connected makes the connected socket fd (in f when it has joined the
+// poller, f nil otherwise) a tcpConn, after the self-connect check, which
+// needs our own address only when the handshake may have been one
+// (maybeSelf); wantLocal asks for it all the same.
+func connected(fd int, f *os.File, rc syscall.RawConn, dst netip.AddrPort, want dialWant, info *dialInfo, maybeSelf bool) (net.Conn, verdict.DialEvidence, error) {
+	c := &tcpConn{fd: fd, file: f, rc: rc, remote: net.TCPAddrFromAddrPort(dst)}
+	if maybeSelf || want&wantLocal != 0 {
+		local := sockName(fd) // one getsockname serves the self-connect check and the local address
+		if selfConnected(local, dst) {
 			// Close with an abort: nobody else is on this connection, and a
 			// TIME_WAIT would keep a service from binding the target's port
 			// for a minute (docs/verdicts.md, "No self-connect").
-			_ = unix.SetsockoptLinger(int(fd), unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}) // without it, a TIME_WAIT: no worse
+			_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0}) // without it, a TIME_WAIT: no worse
+			_ = c.Close()                                                                                     // nothing was sent or queued on it: there is nothing to report
+			return nil, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
 		}
-	})
-	if self {
-		_ = f.Close() // nothing was sent or queued on it: there is nothing to report
-		return nil, verdict.DialEvidence{Syscall: "connect"}, errSelfConnect
-	}
-	c := &tcpConn{File: f, rc: rc, remote: net.TCPAddrFromAddrPort(dst)}
-	if want&wantLocal != 0 && !info.Local.IsValid() {
-		info.Local = netip.AddrPortFrom(local.Addr(), 0)
+		if want&wantLocal != 0 && !info.Local.IsValid() {
+			info.Local = netip.AddrPortFrom(local.Addr(), 0)
+		}
 	}
 	c.local = net.TCPAddrFromAddrPort(info.Local)
 	return c, verdict.DialEvidence{}, nil
@@ -189,34 +211,33 @@ func portOf(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// waitConnected waits until the handshake ends. A connecting socket turns
-// writable when it completes, and reports EPOLLERR when an error (or a
-// queued ICMP) arrives; SO_ERROR tells which, and getpeername confirms a
-// success: Go's own dialer asks getpeername, this asks TCP_INFO, whose
-// state says the same (SYN_SENT or CLOSE: not connected) in the same one
-// system call and brings the SYN retransmissions, written to synRetrans
-// (docs/intermittent.md). The first look comes before any wait:
-// the poller forgets readiness that arrived before the wait began (on
-// loopback the handshake is often over when connect() returns).
-func waitConnected(rc syscall.RawConn, synRetrans *int) error {
+// waitConnected waits until the handshake ends, and writes what
+// TCP_INFO said of it to hs. A connecting socket turns writable when the
+// handshake completes, and reports EPOLLERR when an error (or a queued
+// ICMP) arrives. TCP_INFO's state tells a completed handshake (Go's own
+// dialer asks getpeername; this one call also brings the SYN
+// retransmissions, docs/intermittent.md); SO_ERROR, asked only when it is
+// not complete, tells a failure from a handshake still under way. The
+// first look comes before any wait: the poller forgets readiness that
+// arrived before the wait began.
+func waitConnected(rc syscall.RawConn, hs *handshake) error {
 	var connErr error
 	err := rc.Write(func(fd uintptr) bool {
-		v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
-		switch {
+		var err error
+		if *hs, err = handshakeOf(int(fd)); err != nil {
+			connErr = os.NewSyscallError("getsockopt", err)
+			return true
+		}
+		if hs.connected() {
+			return true
+		}
+		switch v, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR); {
 		case err != nil:
 			connErr = os.NewSyscallError("getsockopt", err)
 		case v != 0:
 			connErr = os.NewSyscallError("connect", syscall.Errno(v))
 		default:
-			state, retrans, err := tcpInfoHandshake(int(fd))
-			if err != nil {
-				connErr = os.NewSyscallError("getsockopt", err)
-				break
-			}
-			if state == tcpSynSent || state == tcpClose {
-				return false // the handshake is still under way
-			}
-			*synRetrans = retrans
+			return false // the handshake is still under way
 		}
 		return true
 	})
@@ -281,29 +302,82 @@ func sockaddrZone(a netip.AddrPort) (unix.Sockaddr, error) {
 	return sa, nil
 }
 
-// tcpConn is a connected socket as a net.Conn: os.File brings reads, writes
-// and deadlines through the runtime's poller.
+// tcpConn is a connected socket as a net.Conn. It joins the runtime's
+// poller (an os.File, which brings reads, writes and deadlines) only when
+// the session first reads, writes or sets a deadline; a connect-only probe
+// ends it with system calls on the descriptor alone (dialOnce).
 type tcpConn struct {
-	*os.File
-	rc            syscall.RawConn // the File's, for the calls the File has no method for; nil: asked when needed
+	fd            int             // the socket; owned by file once there is one
+	file          *os.File        // nil until the session does I/O (fileOf)
+	rc            syscall.RawConn // file's, for the calls os.File has no method for
 	local, remote *net.TCPAddr
 }
 
-func (c *tcpConn) LocalAddr() net.Addr { return c.local }
+// fileConn is a tcpConn for a socket already in the poller.
+func fileConn(f *os.File) *tcpConn {
+	c := &tcpConn{fd: -1, file: f}
+	c.rc, _ = f.SyscallConn() // an error only on a closed file, whose calls then fail in turn
+	return c
+}
+
+// fileOf is c's os.File, made on first use. A probe's session runs on one
+// goroutine, and the drains take the conn over after it.
+func (c *tcpConn) fileOf() *os.File {
+	if c.file == nil {
+		c.file = os.NewFile(uintptr(c.fd), "tcp")
+		c.rc, _ = c.file.SyscallConn() // an error only on a closed file, whose calls then fail in turn
+	}
+	return c.file
+}
+
+func (c *tcpConn) Read(b []byte) (int, error)  { return c.fileOf().Read(b) }
+func (c *tcpConn) Write(b []byte) (int, error) { return c.fileOf().Write(b) }
+func (c *tcpConn) SetDeadline(t time.Time) error {
+	return c.fileOf().SetDeadline(t)
+}
+func (c *tcpConn) SetReadDeadline(t time.Time) error {
+	return c.fileOf().SetReadDeadline(t)
+}
+func (c *tcpConn) SetWriteDeadline(t time.Time) error {
+	return c.fileOf().SetWriteDeadline(t)
+}
+
+// Close closes the socket, through its File when it has one.
+func (c *tcpConn) Close() error {
+	if c.file != nil {
+		return c.file.Close()
+	}
+	if c.fd < 0 {
+		return os.ErrClosed
+	}
+	fd := c.fd
+	c.fd = -1
+	return os.NewSyscallError("close", unix.Close(fd))
+}
+
+// control runs fn on the open socket.
+func (c *tcpConn) control(fn func(fd int)) error {
+	if c.file == nil {
+		if c.fd < 0 {
+			return os.ErrClosed
+		}
+		fn(c.fd)
+		return nil
+	}
+	if c.rc == nil {
+		return os.ErrClosed
+	}
+	return c.rc.Control(func(fd uintptr) { fn(int(fd)) })
+}
+
+func (c *tcpConn) LocalAddr() net.Addr  { return c.local }
+func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }
 
 // CloseWrite sends our FIN and keeps the socket open for reading.
 func (c *tcpConn) CloseWrite() error {
-	rc := c.rc
-	if rc == nil {
-		var err error
-		if rc, err = c.SyscallConn(); err != nil {
-			return err
-		}
-	}
 	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+	if err := c.control(func(fd int) { serr = unix.Shutdown(fd, unix.SHUT_WR) }); err != nil {
 		return err
 	}
 	return serr
 }
-func (c *tcpConn) RemoteAddr() net.Addr { return c.remote }

@@ -176,8 +176,39 @@ func (p *probe) dial(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
 		}
 		return
 	}
-	defer closePolitely(conn, p.drains)
+	defer p.endSession(conn, tcp)
 	p.session(conn, tcp)
+}
+
+// endSession closes a session after its probe: at once when the peer has
+// ended it already, so that a plain close() is as polite as closePolitely
+// and costs neither its shutdown() nor a drain (docs/performance.md, "Hot
+// path"); politely otherwise. The peer has ended it when it reset it (the
+// socket is dead: close() sends nothing), or when its FIN was read at the
+// end of a plaintext stream (nothing is left unread and nothing more can
+// come). Above TLS an EOF may be the close_notify alert, read before the
+// FIN: such a session closes politely.
+func (p *probe) endSession(conn net.Conn, tcp *config.TCPProbe) {
+	switch {
+	case p.res.Reason == verdict.Reset,
+		p.res.Reason == verdict.Fin && !usesTLS(tcp):
+		_ = conn.Close() // the peer ended the session; a close error changes nothing
+	default:
+		closePolitely(conn, p.drains)
+	}
+}
+
+// usesTLS reports whether a session of tcp speaks TLS at some point.
+func usesTLS(tcp *config.TCPProbe) bool {
+	if tcp.TLS {
+		return true
+	}
+	for _, qr := range tcp.QueryResponse {
+		if qr.StartTLS {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve turns the target's host into the addresses to dial, honouring the

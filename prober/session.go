@@ -79,13 +79,13 @@ func sanitize(b []byte) string {
 // script, then the hold watch that tells a live session from one the peer
 // closes at once.
 func (p *probe) session(conn net.Conn, tcp *config.TCPProbe) {
-	if err := conn.SetDeadline(p.deadline); err != nil {
-		p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("setting deadline: %w", err))
-		return
-	}
 	peer := p.res.Addr.Addr()
 	if tcp.Hold <= 0 && !tcp.TLS && len(tcp.QueryResponse) == 0 {
-		p.hold(conn, nil, 0, peer) // connect only: nothing to read
+		p.hold(conn, nil, 0, peer) // connect only: nothing to read, no deadline to set
+		return
+	}
+	if err := conn.SetDeadline(p.deadline); err != nil {
+		p.verdict(verdict.LocalError, netip.Addr{}, fmt.Errorf("setting deadline: %w", err))
 		return
 	}
 	s := newStream(conn)

@@ -37,7 +37,7 @@ func traceRoute(ctx context.Context, src netip.Addr, dst netip.AddrPort, maxHops
 		for _, s := range sockets {
 			// One that reached the target ends with FIN, as a probe does;
 			// the others (no connection) just close.
-			closePolitely(&tcpConn{File: s.f}, drains)
+			closePolitely(fileConn(s.f), drains)
 		}
 	}()
 	results := make(chan Hop, maxHops)

@@ -64,7 +64,7 @@ func traceFlow(ctx context.Context, src, dst netip.AddrPort, maxHops int, wait t
 // await waits for the socket's answer until end (or ctx), closes the
 // socket and returns its hop.
 func (s *traceSocket) await(ctx context.Context, end time.Time) Hop {
-	defer closePolitely(&tcpConn{File: s.f}, nil) // a hop that reached the target ends with FIN, closed at once: the next TTL binds the same port
+	defer closePolitely(fileConn(s.f), nil) // a hop that reached the target ends with FIN, closed at once: the next TTL binds the same port
 	h := Hop{TTL: s.ttl}
 	if err := s.f.SetWriteDeadline(end); err != nil {
 		return h
