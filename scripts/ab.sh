@@ -33,8 +33,11 @@
 #   STRICT=1 scripts/ab.sh            # exit 1 when B/A > MAX_RATIO
 #   PROFILE=dir scripts/ab.sh         # CPU profiles of both in the last
 #                                     # round (A's only if it has pprof)
+#   SYSCALLS=1 scripts/ab.sh          # system calls per probe too, counted
+#                                     # by perf stat (raw_syscalls:sys_enter)
 #
-# Needs: go, git, wrk (Debian package wrk), curl for PROFILE.
+# Needs: go, git, wrk (Debian package wrk), curl for PROFILE, perf (Debian
+# package linux-perf) for SYSCALLS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +60,10 @@ fi
 command -v wrk >/dev/null || { echo "wrk is missing (Debian: apt-get install wrk)" >&2; exit 2; }
 command -v git >/dev/null || { echo "git is missing" >&2; exit 2; }
 git rev-parse --verify -q "$base^{commit}" >/dev/null || { echo "no commit $base in this repository" >&2; exit 2; }
+syscalls=${SYSCALLS:-0}
+if [ "$syscalls" = 1 ]; then
+  command -v perf >/dev/null || { echo "SYSCALLS=1 needs perf (Debian: apt-get install linux-perf)" >&2; exit 2; }
+fi
 if [ -n "$profile" ]; then
   command -v curl >/dev/null || { echo "PROFILE needs curl" >&2; exit 2; }
   mkdir -p "$profile"
@@ -173,8 +180,13 @@ sleep 0.5
 # run NAME ROUND: one measured stretch of wrk against exporter NAME; appends
 # "ROUND NAME PROBES TICKS MS FAILED ERRORS TARGET_TICKS" to $tmp/rounds.
 run() {
-  local name=$1 round=$2 p pid p0 ok0 p1 ok1 c0 c1 t0 t1 r ms errs prof_pid=
+  local name=$1 round=$2 p pid p0 ok0 p1 ok1 c0 c1 t0 t1 r ms errs prof_pid= perf_pid= calls=0
   eval "p=\$port_$name pid=\$pid_$name"
+  if [ "$syscalls" = 1 ]; then
+    perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$tmp/perf.out" 2>/dev/null &
+    perf_pid=$!
+    sleep 0.2 # attached before the stretch begins
+  fi
   read -r p0 ok0 < <(probe_counts "$p")
   c0=$(cpu_ticks "$pid") t0=$(cpu_ticks "$target_pid")
   if [ -n "$profile" ] && ((round == rounds)); then
@@ -185,11 +197,16 @@ run() {
   [ -n "$prof_pid" ] && { wait "$prof_pid" || echo "  (CPU profile of $name failed)"; }
   sleep 0.3 # requests wrk left in flight: their probes count, and cost
   c1=$(cpu_ticks "$pid") t1=$(cpu_ticks "$target_pid")
+  if [ -n "$perf_pid" ]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 + 0 }' "$tmp/perf.out")
+  fi
   read -r p1 ok1 < <(probe_counts "$p")
   read -r r ms < <(awk '/ requests in / { t = $4; sub(/,$/, "", t); f = t ~ /m$/ ? 60000 : t ~ /ms$/ ? 1 : 1000
     sub(/[a-z]+$/, "", t); printf "%d %.0f\n", $1, t * f }' "$tmp/wrk.out")
   errs=$(awk '/Non-2xx or 3xx responses:/ { n += $NF } /Socket errors:/ { gsub(/,/, ""); n += $4 + $6 + $8 + $10 } END { print n + 0 }' "$tmp/wrk.out")
-  echo "$round $name $((p1 - p0)) $((c1 - c0)) $ms $(((p1 - p0) - (ok1 - ok0))) $errs $((t1 - t0))" >>"$tmp/rounds"
+  echo "$round $name $((p1 - p0)) $((c1 - c0)) $ms $(((p1 - p0) - (ok1 - ok0))) $errs $((t1 - t0)) ${calls:-0}" >>"$tmp/rounds"
   awk -v n="$name" -v p="$((p1 - p0))" -v t="$((c1 - c0))" -v ms="$ms" -v hz="$hz" -v rd="$round" 'BEGIN {
     printf "  round %2d %s: %6.1f µs CPU/probe  %6.0f probes/s\n", rd, toupper(n), p ? t / hz * 1e6 / p : 0, ms ? p / (ms / 1000) : 0 }'
 }
@@ -206,7 +223,7 @@ function cpu(n, t) { return n ? t / hz * 1e6 / n : 0 }
 function sort(a, k,    i, j, x) { for (i = 2; i <= k; i++) { x = a[i]; for (j = i - 1; j > 0 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x } }
 function median(a, k) { return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2 }
 { n[$1, $2] = $3; t[$1, $2] = $4; ms[$1, $2] = $5; bad[$2] += $6; errs[$2] += $7
-  N[$2] += $3; T[$2] += $4; MS[$2] += $5; TT[$2] += $8; rounds = $1 }
+  N[$2] += $3; T[$2] += $4; MS[$2] += $5; TT[$2] += $8; SC[$2] += $9; rounds = $1 }
 END {
   k = 0
   for (r = 1; r <= rounds; r++) {
@@ -231,6 +248,7 @@ END {
   # drain, in its own close(). So the CPU of the target is shown too.
   printf "  target CPU per probe: A %.1f µs, B %.1f µs; exporter + target B/A %.3f\n", cpu(N["a"], TT["a"]), cpu(N["b"], TT["b"]),
     cpu(N["b"], T["b"] + TT["b"]) / cpu(N["a"], T["a"] + TT["a"])
+  if (SC["a"] && SC["b"]) printf "  system calls per probe: A %.2f, B %.2f (perf stat, raw_syscalls:sys_enter)\n", SC["a"] / N["a"], SC["b"] / N["b"]
   # wrk stops each stretch by closing its connections: the probes then in
   # flight are cut short and counted with another class; up to one per
   # connection per stretch is that, not a failure.
