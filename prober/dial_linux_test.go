@@ -43,7 +43,7 @@ func TestHandshakeTellsWhenSelfConnectIsPossible(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	dst := l.Addr().(*net.TCPAddr).AddrPort()
 
 	handshakeTo := func(t *testing.T, bindSelf bool) handshake {
@@ -52,7 +52,7 @@ func TestHandshakeTellsWhenSelfConnectIsPossible(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer unix.Close(fd)
+		defer func() { _ = unix.Close(fd) }()
 		to := dst
 		if bindSelf {
 			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
@@ -89,7 +89,7 @@ func TestHandshakeTellsWhenSelfConnectIsPossible(t *testing.T) {
 func TestDialJoinsThePollerOnlyForIO(t *testing.T) {
 	got := make(chan string, 1)
 	target := testnet.Serve(t, "tcp4", "127.0.0.1:0", func(c *net.TCPConn) {
-		defer c.Close() // our FIN answered with its own
+		defer func() { _ = c.Close() }() // our FIN answered with its own
 		_, _ = c.Write([]byte("hello\n"))
 		b, _ := io.ReadAll(c)
 		got <- string(b)
@@ -131,7 +131,7 @@ func TestDialJoinsThePollerOnlyForIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	c = conn.(*tcpConn)
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	if err := c.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}

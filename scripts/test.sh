@@ -53,7 +53,14 @@ fi
 go vet ./...
 # Unit and loopback tests in parallel; then the end-to-end packages under
 # test/ one at a time: the load and soak tests of the namespace lab saturate
-# both CPUs, and timing assertions elsewhere must not run beside them.
-go test -count=1 -timeout 10m "$@" $(go list ./... | grep -v '/test/')
-go test -count=1 -timeout 10m -p 1 "$@" ./test/...
-(cd deploy && go vet ./... && go test -count=1 -timeout 5m "$@" ./...) # the deploy/ module: manifests and dashboards
+# both CPUs, and timing assertions elsewhere must not run beside them. A
+# failing part does not keep the others from running; the script fails at
+# the end, naming the parts that failed.
+failed=()
+go test -count=1 -timeout 10m "$@" $(go list ./... | grep -v '/test/') || failed+=("unit and loopback tests")
+go test -count=1 -timeout 10m -p 1 "$@" ./test/... || failed+=("end-to-end tests (test/)")
+(cd deploy && go vet ./... && go test -count=1 -timeout 5m "$@" ./...) || failed+=("deploy/ module") # manifests and dashboards
+if ((${#failed[@]})); then
+  echo "failed: $(printf '%s; ' "${failed[@]}")" >&2
+  exit 1
+fi
