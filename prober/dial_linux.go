@@ -113,9 +113,8 @@ func dialOnce(ctx context.Context, src netip.Addr, dst netip.AddrPort, want dial
 	// "Hot path").
 	switch hs, err := handshakeOf(fd); {
 	case err != nil:
-		ev := verdict.DialEvidence{Syscall: "getsockopt", Errno: errnoOf(err)}
 		_ = unix.Close(fd) // the dial already failed; that error is reported
-		return nil, ev, os.NewSyscallError("getsockopt", err)
+		return nil, localEvidence("getsockopt", err), os.NewSyscallError("getsockopt", err)
 	case hs.connected():
 		info.SynRetransmits = hs.synRetrans
 		return connected(fd, nil, nil, dst, want, info, hs.maybeSelf())
@@ -315,8 +314,8 @@ type tcpConn struct {
 
 // fileConn is a tcpConn for a socket already in the poller.
 func fileConn(f *os.File) *tcpConn {
-	c := &tcpConn{fd: -1, file: f}
-	c.rc, _ = f.SyscallConn() // an error only on a closed file, whose calls then fail in turn
+	c := &tcpConn{fd: -1}
+	c.adopt(f)
 	return c
 }
 
@@ -324,10 +323,15 @@ func fileConn(f *os.File) *tcpConn {
 // goroutine, and the drains take the conn over after it.
 func (c *tcpConn) fileOf() *os.File {
 	if c.file == nil {
-		c.file = os.NewFile(uintptr(c.fd), "tcp")
-		c.rc, _ = c.file.SyscallConn() // an error only on a closed file, whose calls then fail in turn
+		c.adopt(os.NewFile(uintptr(c.fd), "tcp"))
 	}
 	return c.file
+}
+
+// adopt hands the socket over to f.
+func (c *tcpConn) adopt(f *os.File) {
+	c.file = f
+	c.rc, _ = f.SyscallConn() // an error only on a closed file, whose calls then fail in turn
 }
 
 func (c *tcpConn) Read(b []byte) (int, error)  { return c.fileOf().Read(b) }
