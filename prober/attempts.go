@@ -74,9 +74,11 @@ func (r *Result) Intermittent() bool {
 // when they do not, the failure's that most attempts met (classes in
 // taxonomy order break a tie), so that probe_success is 0 and the verdict
 // names what breaks (docs/intermittent.md, "The verdict of a mixed probe").
-// The path trace runs once, for that failing attempt, from its own address
-// and port (traceFlow).
-func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr) {
+// With an expected verdict, what breaks is an attempt the expectation does
+// not hold for: a probe expected blocked whose attempts partly connect is a
+// breach, not a firewall verdict. The path trace runs once, for a failing
+// chosen attempt, from its own address and port (traceFlow).
+func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip.Addr, expect verdict.Expectation) {
 	subs := make([]*probe, tcp.Attempts)
 	var wg sync.WaitGroup
 	for i := range subs {
@@ -88,7 +90,7 @@ func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip
 	}
 	wg.Wait()
 
-	chosen := subs[pickAttempt(subs)]
+	chosen := subs[pickAttempt(subs, expect)]
 	phases := append(p.res.Phases, chosen.res.Phases...)
 	transcript := p.res.Transcript
 	res := chosen.res
@@ -118,46 +120,58 @@ func (p *probe) dialAttempts(ctx context.Context, tcp *config.TCPProbe, ip netip
 	}
 }
 
-// pickAttempt chooses the attempt whose verdict the probe reports: the
-// first of the failing class most attempts met (ties go to the class first
-// in the taxonomy), else the first connected attempt that failed an
-// expectation, else the first attempt.
-func pickAttempt(subs []*probe) int {
+// pickAttempt chooses the attempt whose verdict the probe reports. With an
+// expected verdict that some attempts break, it is the first of the class
+// most of those met (ties go to the class first in the taxonomy), so the
+// probe's verdict breaks the expectation as they did
+// (docs/expectations.md, "Attempts that disagree"). Otherwise it is the
+// first of the failing class most attempts met (ties as above), else the
+// first connected attempt that failed an expectation, else the first
+// attempt.
+func pickAttempt(subs []*probe, expect verdict.Expectation) int {
+	if expect.IsSet() {
+		breaks := func(c verdict.Class) bool { return !expect.Holds(c) }
+		if i := mostMet(subs, breaks); i >= 0 {
+			return i
+		}
+	}
+	if i := mostMet(subs, func(c verdict.Class) bool { return c != verdict.Connected }); i >= 0 {
+		return i
+	}
+	for i, s := range subs {
+		if s.res.Class == verdict.Connected && s.res.Failure != "" {
+			return i
+		}
+	}
+	return 0
+}
+
+// mostMet is the first attempt of the class, among those counted, that
+// most attempts met (ties go to the class first in the taxonomy); -1 when
+// no attempt's class is counted.
+func mostMet(subs []*probe, counted func(verdict.Class) bool) int {
 	count := make([]int, len(verdict.Classes))
 	first := make([]int, len(verdict.Classes))
-	for i := range first {
-		first[i] = -1
-	}
-	failedSession := -1
 	for i, s := range subs {
 		c := s.res.Class.Index()
-		if c < 0 {
+		if c < 0 || !counted(s.res.Class) {
 			continue
 		}
-		count[c]++
-		if first[c] < 0 {
+		if count[c] == 0 {
 			first[c] = i
 		}
-		if s.res.Class == verdict.Connected && s.res.Failure != "" && failedSession < 0 {
-			failedSession = i
-		}
+		count[c]++
 	}
 	best := -1
 	for c := range count {
-		if verdict.Classes[c].Class == verdict.Connected || count[c] == 0 {
-			continue
-		}
-		if best < 0 || count[c] > count[best] {
+		if count[c] > 0 && (best < 0 || count[c] > count[best]) {
 			best = c
 		}
 	}
-	switch {
-	case best >= 0:
-		return first[best]
-	case failedSession >= 0:
-		return failedSession
+	if best < 0 {
+		return -1
 	}
-	return 0
+	return first[best]
 }
 
 // fillAttempts gives a probe of several attempts that never dialled (the

@@ -34,15 +34,52 @@ func TestPickAttempt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := pickAttempt(attemptProbes(tc.classes...)); got != tc.want {
+			if got := pickAttempt(attemptProbes(tc.classes...), 0); got != tc.want {
 				t.Errorf("pickAttempt(%v) = %d, want %d", tc.classes, got, tc.want)
 			}
 		})
 	}
 	subs := attemptProbes(c, c, c)
 	subs[2].res.Failure = "query_response[0]: expected"
-	if got := pickAttempt(subs); got != 2 {
+	if got := pickAttempt(subs, 0); got != 2 {
 		t.Errorf("a connected attempt that failed its expectation: picked %d, want 2", got)
+	}
+}
+
+// With an expected verdict, the probe's verdict is an attempt that breaks
+// it, when one does: a probe expected blocked whose attempts partly connect
+// reports connected (a breach), not the firewall most attempts met.
+func TestPickAttemptWithAnExpectation(t *testing.T) {
+	c, fw, ref, un := verdict.Connected, verdict.Firewall, verdict.Refused, verdict.Unreachable
+	blocked := verdict.AliasExpectation(verdict.AliasBlocked)
+	reachable := verdict.AliasExpectation(verdict.AliasReachable)
+	cases := []struct {
+		name    string
+		expect  verdict.Expectation
+		classes []verdict.Class
+		want    int
+	}{
+		{"blocked, some connect", blocked, []verdict.Class{fw, fw, c, fw, c}, 2},
+		{"blocked, some refused, more connect", blocked, []verdict.Class{fw, ref, c, c}, 2},
+		{"blocked, all blocked", blocked, []verdict.Class{un, fw, fw}, 1},
+		{"reachable, some dropped", reachable, []verdict.Class{c, c, fw, c}, 2},
+		{"reachable, all connect", reachable, []verdict.Class{c, c}, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			subs := attemptProbes(tc.classes...)
+			got := pickAttempt(subs, tc.expect)
+			if got != tc.want {
+				t.Fatalf("pickAttempt(%v, %s) = %d, want %d", tc.classes, tc.expect, got, tc.want)
+			}
+			r := Result{Class: subs[got].res.Class}
+			r.judge(tc.expect)
+			for _, s := range subs {
+				if !tc.expect.Holds(s.res.Class) && r.Expected {
+					t.Errorf("attempt %s breaks %s, but the probe's verdict %s holds it", s.res.Class, tc.expect, r.Class)
+				}
+			}
+		})
 	}
 }
 

@@ -152,7 +152,7 @@ func (p *probe) run(ctx context.Context, m *config.Module, resolver *net.Resolve
 		return
 	}
 	if tcp.Attempts > 1 {
-		p.dialAttempts(ctx, tcp, ips[0])
+		p.dialAttempts(ctx, tcp, ips[0], m.Expectation)
 		return
 	}
 	p.dial(ctx, tcp, ips[0])

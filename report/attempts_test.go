@@ -48,3 +48,35 @@ func TestAttemptWords(t *testing.T) {
 		t.Errorf("agreeing attempts: %q", got)
 	}
 }
+
+// The expected row names the attempts when they disagree: the verdict is
+// the attempt that broke the expectation, and the others may have held it.
+func TestExpectationTextNamesTheAttempts(t *testing.T) {
+	blocked := verdict.AliasExpectation(verdict.AliasBlocked)
+	attempts := func(classes ...verdict.Class) []prober.AttemptResult {
+		a := make([]prober.AttemptResult, len(classes))
+		for i, c := range classes {
+			a[i].Class = c
+		}
+		return a
+	}
+	cases := []struct {
+		name string
+		r    prober.Result
+		want string
+	}{
+		{"held", prober.Result{Class: verdict.Firewall, Expectation: blocked, Expected: true}, "firewall,unreachable: held"},
+		{"one attempt", prober.Result{Class: verdict.Connected, Expectation: blocked}, "firewall,unreachable: NOT held, found connected"},
+		{"attempts that disagree", prober.Result{Class: verdict.Connected, Expectation: blocked,
+			Attempts: attempts(verdict.Firewall, verdict.Connected, verdict.Firewall)},
+			"firewall,unreachable: NOT held, found connected (1 of 3 attempts connected, 2 firewall)"},
+		{"attempts that agree", prober.Result{Class: verdict.Connected, Expectation: blocked,
+			Attempts: attempts(verdict.Connected, verdict.Connected)},
+			"firewall,unreachable: NOT held, found connected"},
+	}
+	for _, tc := range cases {
+		if got := ExpectationText(&tc.r); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

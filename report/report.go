@@ -241,5 +241,10 @@ func ExpectationText(r *prober.Result) string {
 	if r.Expected {
 		return r.Expectation.String() + ": held"
 	}
+	if counts := AttemptCounts(r); counts != "" && r.Intermittent() {
+		// The verdict is an attempt that broke the expectation, which the
+		// others may have held.
+		return fmt.Sprintf("%s: NOT held, found %s (%s)", r.Expectation, r.Class, counts)
+	}
 	return fmt.Sprintf("%s: NOT held, found %s", r.Expectation, r.Class)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/tcp-verdict/tcp_verdict_exporter/check"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/exporterproc"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/netlab"
 	"github.com/tcp-verdict/tcp_verdict_exporter/internal/testsupport/testenv"
@@ -232,11 +233,18 @@ func (a probeAnswer) attempts(t *testing.T) map[verdict.Class]int {
 }
 
 func fetchProbeIn(ctx context.Context, client *http.Client, exporter, target, module string, debug bool) (probeAnswer, error) {
-	a := probeAnswer{target: target, module: module}
 	q := url.Values{"target": {target}, "module": {module}}
 	if debug {
 		q.Set("debug", "true")
 	}
+	return fetchProbeQuery(ctx, client, exporter, q)
+}
+
+// fetchProbeQuery is fetchProbeIn with the whole query given: target,
+// module, and debug or expect.
+func fetchProbeQuery(ctx context.Context, client *http.Client, exporter string, q url.Values) (probeAnswer, error) {
+	a := probeAnswer{target: q.Get("target"), module: q.Get("module")}
+	debug := q.Get("debug") == "true"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+exporter+"/probe?"+q.Encode(), nil)
 	if err != nil {
 		return a, err
@@ -305,6 +313,7 @@ func checkIn(t *testing.T, ns, bin, config string, args ...string) (string, int)
 type checkResult struct {
 	Class          string         `json:"class"`
 	Success        bool           `json:"success"`
+	Expected       *bool          `json:"expected"`
 	Intermittent   bool           `json:"intermittent"`
 	AttemptCounts  map[string]int `json:"attempt_counts"`
 	SynRetransmits int            `json:"syn_retransmits"`
@@ -440,6 +449,51 @@ func testHalfTheFlows(ctx context.Context, t *testing.T, client *http.Client, ex
 	if total[verdict.Connected] == 0 || total[verdict.Firewall] == 0 || mixed == 0 {
 		t.Errorf("over %d probes of 8 attempts: %d connected, %d firewall, %d probes mixed; want both classes and a mixed probe",
 			probes, total[verdict.Connected], total[verdict.Firewall], mixed)
+	}
+
+	// Expected blocked, the same path is a breach, not a firewall verdict:
+	// some of its flows get through. The probe's verdict is an attempt that
+	// connected (docs/expectations.md, "Attempts that disagree"); a probe
+	// whose 8 attempts happen to agree is made again.
+	for try := 1; ; try++ {
+		a, err := fetchProbeQuery(ctx, client, exporter, url.Values{"target": {target}, "module": {module}, "expect": {"blocked"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := a.attempts(t)
+		if (n[verdict.Connected] == 0 || n[verdict.Firewall] == 0) && try < 8 {
+			continue
+		}
+		expected, _ := a.value("tcp_verdict_expected", nil)
+		success, _ := a.value("probe_success", nil)
+		t.Logf("expected blocked: attempts %d connected, %d firewall; verdict %s/%s; tcp_verdict_expected %v; probe_success %v",
+			n[verdict.Connected], n[verdict.Firewall], a.label("tcp_verdict_info", "class"), a.label("tcp_verdict_info", "reason"), expected, success)
+		if n[verdict.Connected] == 0 || n[verdict.Firewall] == 0 {
+			t.Fatalf("8 probes of 8 attempts never mixed: %v", n)
+		}
+		if a.label("tcp_verdict_info", "class") != string(verdict.Connected) || expected != 0 || success != 0 {
+			t.Errorf("a partly reachable path expected blocked: want verdict connected, tcp_verdict_expected 0, probe_success 0")
+		}
+		break
+	}
+	for try := 1; ; try++ {
+		results, code := checkJSON(t, cl, bin, config, "--module="+module, "--expect=blocked", target)
+		if len(results) != 1 {
+			t.Fatalf("check --expect: %d results", len(results))
+		}
+		r := results[0]
+		if !r.Intermittent && try < 8 {
+			continue
+		}
+		if !r.Intermittent || r.Class != string(verdict.Connected) || r.Expected == nil || *r.Expected || code != check.ExitUnexpected {
+			held := "null"
+			if r.Expected != nil {
+				held = fmt.Sprint(*r.Expected)
+			}
+			t.Errorf("check --expect=blocked of a partly reachable path: intermittent %v, class %s, expected %s, exit %d; want mixed, connected, false, %d",
+				r.Intermittent, r.Class, held, code, check.ExitUnexpected)
+		}
+		break
 	}
 
 	// The control: a probe of one attempt whose SYN was dropped traces as
@@ -617,7 +671,9 @@ func testClean(ctx context.Context, t *testing.T, client *http.Client, exporter 
 // real Prometheus that scrapes the half-the-flows target in both families
 // and the clean one, and Alertmanager with the example routing: the two
 // split targets reach the network team as TCPVerdictIntermittent naming the
-// counts, and nothing else reaches anyone.
+// counts; the v4 one, scraped again by a segmentation job that expects it
+// blocked, reaches the security team as TCPVerdictUnexpectedlyReachable;
+// and nothing else reaches anyone.
 func testIntermittentAlert(ctx context.Context, t *testing.T, cl, dir, exporter string) {
 	hooks := &webhooks{}
 	hookLn, err := netlab.Listen(cl, "tcp4", "127.0.0.1:0")
@@ -669,7 +725,21 @@ scrape_configs:
         target_label: module
       - target_label: __address__
         replacement: %q
-`, filepath.Join(dir, "rules.yml"), amAddr, split[0], v4.target(portClean), split[1], exporter))
+  - job_name: tcp_verdict_segmentation
+    metrics_path: /probe
+    params: {module: [v4_attempts], expect: [blocked]}
+    static_configs:
+      - targets: [%q]
+    relabel_configs:
+      - source_labels: [__address__]
+        target_label: __param_target
+      - source_labels: [__param_target]
+        target_label: instance
+      - target_label: module
+        replacement: v4_attempts
+      - target_label: __address__
+        replacement: %q
+`, filepath.Join(dir, "rules.yml"), amAddr, split[0], v4.target(portClean), split[1], exporter, split[0], exporter))
 	netlab.Run(ctx, t, cl, "prometheus", "http://"+promAddr+"/-/ready", "prometheus",
 		"--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
@@ -691,7 +761,18 @@ scrape_configs:
 			t.Errorf("%s does not name the counts:\nsummary: %s\ndescription: %s", mixin.Intermittent, got.annotations["summary"], got.annotations["description"])
 		}
 	}
-	// A few scrapes later: only those two went out.
+	// The segmentation job's probe of the v4 split path: a breach, for some
+	// of its flows connect, and to the security team.
+	breach, err := waitFor(ctx, func() (received, bool) { return hooks.find(mixin.UnexpectedlyReachable, split[0]) })
+	if err != nil {
+		t.Fatalf("%s for %s never reached a receiver (%v); received: %v\n%s", mixin.UnexpectedlyReachable, split[0], err, hooks.all(), prom.alertsDump(ctx))
+	}
+	t.Logf("%s: %s reached team %s: %q", split[0], mixin.UnexpectedlyReachable, breach.team, breach.annotations["summary"])
+	if breach.team != mixin.SecurityTeam || breach.labels["class"] != string(verdict.Connected) || breach.labels["job"] != "tcp_verdict_segmentation" {
+		t.Errorf("%s reached /team/%s with class %q, job %q; want %s, connected, tcp_verdict_segmentation",
+			mixin.UnexpectedlyReachable, breach.team, breach.labels["class"], breach.labels["job"], mixin.SecurityTeam)
+	}
+	// A few scrapes later: only those three went out.
 	select {
 	case <-ctx.Done():
 		t.Fatal(ctx.Err())
@@ -704,7 +785,8 @@ scrape_configs:
 		}
 	}
 	deliveries = slices.Compact(slices.Sorted(slices.Values(deliveries)))
-	want := []string{mixin.Intermittent + " " + split[0] + " → " + network, mixin.Intermittent + " " + split[1] + " → " + network}
+	want := []string{mixin.Intermittent + " " + split[0] + " → " + network, mixin.Intermittent + " " + split[1] + " → " + network,
+		mixin.UnexpectedlyReachable + " " + split[0] + " → " + mixin.SecurityTeam}
 	sort.Strings(want)
 	if !slices.Equal(deliveries, want) {
 		t.Errorf("webhook deliveries:\n  %s\nwant:\n  %s\n%s", strings.Join(deliveries, "\n  "), strings.Join(want, "\n  "), prom.alertsDump(ctx))
